@@ -1,0 +1,110 @@
+"""
+Typed errors for the apiframe API, one class per way a call can fail.
+
+Permanent errors derive from ``AirflowFailException`` so that Airflow fails the task at once instead of
+spending its retries on a request that cannot succeed (a bad prompt, a wrong key, an empty balance).
+Transient errors derive from plain ``AirflowException``: the client retries them itself, and what is
+left after its retries is still worth an Airflow retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+
+class ApiframeError(AirflowException):
+    """Base class of every error this provider raises about the apiframe API."""
+
+    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ApiframePermanentError(ApiframeError, AirflowFailException):
+    """Retrying the same request cannot help; the user has to change something first."""
+
+
+class ApiframeConfigurationError(ApiframePermanentError):
+    """The Airflow connection is unusable (no API key, malformed host or settings)."""
+
+
+class ApiframeValidationError(ApiframePermanentError, ValueError):
+    """The request was refused as invalid (HTTP 400/422), or our own check refused it before sending."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: Mapping[str, Sequence[str]] | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        self.details: dict[str, list[str]] = {path: list(msgs) for path, msgs in (details or {}).items()}
+        if self.details:
+            lines = "; ".join(f"{path}: {', '.join(msgs)}" for path, msgs in self.details.items())
+            message = f"{message} ({lines})"
+        super().__init__(message, http_status=http_status)
+
+
+class ApiframeAuthError(ApiframePermanentError):
+    """The API key is missing, invalid (401), inactive or lacks permission (403)."""
+
+
+class ApiframeInsufficientCreditsError(ApiframePermanentError):
+    """The team's balance cannot pay for the job (402)."""
+
+    def __init__(self, message: str, *, credits_required: int | None, credits_available: int | None) -> None:
+        self.credits_required = credits_required
+        self.credits_available = credits_available
+        super().__init__(
+            f"{message}: the job needs {_count(credits_required)} credits and the team has "
+            f"{_count(credits_available)}. Top up the apiframe balance, then clear the task.",
+            http_status=402,
+        )
+
+
+class ApiframeNotFoundError(ApiframePermanentError):
+    """The job does not exist, or belongs to another team (404)."""
+
+
+class ApiframeTransientError(ApiframeError):
+    """A failure that may pass: 5xx, a dropped connection, a timeout, a garbled answer."""
+
+
+class ApiframeRateLimitError(ApiframeTransientError):
+    """Too many requests (429); ``retry_after`` says how long the API asked us to wait, in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None) -> None:
+        super().__init__(message, http_status=429)
+        self.retry_after = retry_after
+
+
+class ApiframeUnexpectedResponseError(ApiframeTransientError):
+    """A 2xx answer whose body is not the JSON the contract describes."""
+
+
+class ApiframeJobFailedError(ApiframeError):
+    """The job ended FAILED or CANCELLED; an Airflow retry submits a new job under a new key."""
+
+    def __init__(self, message: str, *, job_id: str, status: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.status = status
+
+
+class ApiframeJobTimeoutError(ApiframeError):
+    """The job did not end before the operator's ``timeout``."""
+
+    def __init__(self, message: str, *, job_id: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+
+
+def _count(value: Any) -> str:
+    return "an unknown number of" if value is None else str(value)

@@ -1,0 +1,215 @@
+"""The apiframe hook: the Airflow connection, and the sync and async clients built from it."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlparse
+
+from airflow.providers.http.hooks.http import HttpHook
+
+from airflow_provider_apiframe.connection import UI_FIELD_BEHAVIOUR
+from airflow_provider_apiframe.exceptions import (
+    ApiframeConfigurationError,
+    ApiframeError,
+    ApiframeJobFailedError,
+)
+from airflow_provider_apiframe.idempotency import successor_key
+from airflow_provider_apiframe.jobs import Job, SubmittedJob, parse_job, parse_submitted
+from airflow_provider_apiframe.models import get_model
+from airflow_provider_apiframe.polling import Event, JobWatch
+from airflow_provider_apiframe.transport import ApiRequest, AsyncTransport, ClientSettings, SyncTransport
+
+if TYPE_CHECKING:
+    import requests
+    from airflow.providers.common.compat.sdk import Connection
+
+# Each link is a FAILED or CANCELLED job replayed for free; a chain this long means something is wrong.
+MAX_RESUBMISSIONS = 25
+
+
+class ApiframeHook(HttpHook):
+    """
+    Talk to the apiframe API with the key of an Airflow connection.
+
+    The connection's password is the API key (``afk_...``); its host defaults to
+    ``https://api.apiframe.ai``. Extra may hold ``timeout`` (seconds per request, default 60) and
+    ``max_retries`` (default 5) besides the http provider's own options (``verify``, ``proxies``...).
+
+    :param apiframe_conn_id: The Airflow connection to use.
+    """
+
+    conn_name_attr = "apiframe_conn_id"
+    default_conn_name = "apiframe_default"
+    conn_type = "apiframe"
+    hook_name = "apiframe"
+    default_host = "https://api.apiframe.ai"
+
+    def __init__(self, apiframe_conn_id: str = default_conn_name) -> None:
+        super().__init__(method="GET", http_conn_id=apiframe_conn_id)
+        self.apiframe_conn_id = apiframe_conn_id
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return dict(UI_FIELD_BEHAVIOUR)
+
+    @cached_property
+    def connection(self) -> Connection:
+        return self.get_connection(self.apiframe_conn_id)
+
+    def get_conn(
+        self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None
+    ) -> requests.Session:
+        """The http provider's session (base URL, proxies, TLS, keep-alive), minus our settings."""
+        session = super().get_conn(headers, extra_options)
+        for name in ClientSettings.EXTRA_KEYS:
+            session.headers.pop(name, None)
+        return session
+
+    def _extract_auth(self, connection: Connection) -> None:
+        # The key travels in the X-API-Key header that the transport sets; no session-level auth.
+        return None
+
+    def _settings(self, connection: Connection, extra: Mapping[str, Any]) -> ClientSettings:
+        self._set_base_url(connection)
+        key = connection.password
+        if not key:
+            raise ApiframeConfigurationError(
+                f"The Airflow connection {self.apiframe_conn_id!r} has no API key: put the key (afk_...) "
+                "in its Password field, or in the URI as apiframe://:KEY@HOST."
+            )
+        return ClientSettings.from_connection_extra(self.base_url, key, extra)
+
+    @cached_property
+    def transport(self) -> SyncTransport:
+        session = self.get_conn()
+        return SyncTransport(self._settings(self.connection, self.connection.extra_dejson), session)
+
+    @asynccontextmanager
+    async def async_client(self) -> AsyncIterator[AsyncApiframeClient]:
+        """One aiohttp session for every request made inside the block (all polls of a trigger)."""
+        from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+
+        connection = await get_async_connection(self.apiframe_conn_id, hook=self)
+        transport = AsyncTransport(self._settings(connection, await get_async_extra_dejson(connection)))
+        try:
+            yield AsyncApiframeClient(transport)
+        finally:
+            await transport.close()
+
+    def submit_generation(
+        self,
+        model: str,
+        prompt: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> str:
+        """
+        Submit one generation and return its job id.
+
+        The body is checked against the model's description before anything is sent. With an
+        ``idempotency_key`` a repeated call returns the job the first one created; a job under that key
+        that ended FAILED or CANCELLED is followed by a new submit under the successor key.
+        """
+        body = get_model(model).request_body(prompt, params or {})
+        key = idempotency_key or f"airflow-apiframe-{uuid.uuid4()}"
+        for _ in range(MAX_RESUBMISSIONS):
+            accepted = self.submit(body, key)
+            if not accepted.status.is_unsuccessful:
+                return accepted.job_id
+            self.log.info(
+                "Idempotency key %s already belongs to job %s, which ended %s; submitting a new job.",
+                key,
+                accepted.job_id,
+                accepted.status.value,
+            )
+            key = successor_key(key, accepted.job_id)
+        raise ApiframeJobFailedError(
+            f"The last {MAX_RESUBMISSIONS} jobs of this task all failed; giving up.",
+            job_id=accepted.job_id,
+            status=accepted.status.value,
+        )
+
+    def submit(self, body: Mapping[str, Any], idempotency_key: str) -> SubmittedJob:
+        return parse_submitted(self.transport.send(submit_request(body, idempotency_key)))
+
+    def get_job(self, job_id: str) -> Job:
+        return parse_job(self.transport.send(job_request(job_id)))
+
+    def get_account(self) -> dict[str, Any]:
+        """``GET /v2/me``: the user, the team (with its credit balance) and the key. Spends nothing."""
+        answer = self.transport.send(ApiRequest("GET", "/v2/me"))
+        if not isinstance(answer, dict):
+            raise ApiframeError(f"/v2/me answered with {type(answer).__name__}, not an object")
+        return answer
+
+    def download_images(self, urls: Sequence[str], directory: str | os.PathLike[str]) -> list[str]:
+        """
+        Copy images from apiframe's CDN into ``directory``; return the paths written.
+
+        The CDN purges files after 24 hours by default, so a pipeline that needs the pixels keeps its own
+        copy. The key is not sent: the CDN needs none and may be another host.
+        """
+        target = Path(directory)
+        target.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for url in urls:
+            name = PurePosixPath(urlparse(url).path).name or "image"
+            content = self.transport.send(ApiRequest("GET", url, authenticated=False, expect_json=False))
+            path = target / name
+            path.write_bytes(content)
+            paths.append(str(path))
+        return paths
+
+    def wait_for_job(
+        self, job_id: str, *, poll_interval: float, deadline: float, submitted_at: float
+    ) -> Event:
+        """Block until the job ends or ``deadline`` (epoch seconds) passes; return the trigger's event."""
+        watch = JobWatch(
+            job_id, poll_interval=poll_interval, deadline=deadline, submitted_at=submitted_at, log=self.log
+        )
+        while True:
+            try:
+                outcome: Job | ApiframeError = self.get_job(job_id)
+            except ApiframeError as error:
+                outcome = error
+            step = watch.after_poll(outcome, time.time())
+            if isinstance(step, dict):
+                return step
+            time.sleep(step)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the key with ``GET /v2/me``: no job, no credit spent."""
+        try:
+            team = self.get_account().get("team") or {}
+        except (ApiframeError, ValueError) as error:
+            return False, str(error)
+        return (
+            True,
+            f"Connected to apiframe: team {team.get('name', '?')}, {team.get('credits', '?')} credits.",
+        )
+
+
+class AsyncApiframeClient:
+    """The async calls a trigger makes, over the transport of one ``async_client()`` block."""
+
+    def __init__(self, transport: AsyncTransport) -> None:
+        self.transport = transport
+
+    async def get_job(self, job_id: str) -> Job:
+        return parse_job(await self.transport.send(job_request(job_id)))
+
+
+def submit_request(body: Mapping[str, Any], idempotency_key: str) -> ApiRequest:
+    return ApiRequest("POST", "/v2/images/generate", body=body, idempotency_key=idempotency_key)
+
+
+def job_request(job_id: str) -> ApiRequest:
+    return ApiRequest("GET", f"/v2/jobs/{quote(job_id, safe='')}")

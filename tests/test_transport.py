@@ -1,0 +1,177 @@
+"""The request policy on its own: error mapping, Retry-After, which failures are resent."""
+
+from __future__ import annotations
+
+import json
+from email.utils import formatdate
+import time
+
+import pytest
+
+from airflow_provider_apiframe.exceptions import (
+    ApiframeAuthError,
+    ApiframeError,
+    ApiframeInsufficientCreditsError,
+    ApiframeNotFoundError,
+    ApiframePermanentError,
+    ApiframeRateLimitError,
+    ApiframeTransientError,
+    ApiframeUnexpectedResponseError,
+    ApiframeValidationError,
+)
+from airflow_provider_apiframe.transport import (
+    BACKOFF_CAP,
+    ApiRequest,
+    ClientSettings,
+    RawResponse,
+    build_headers,
+    interpret,
+    parse_retry_after,
+    retry_delay,
+)
+
+KEY = "afk_unit_test_secret_value"
+SETTINGS = ClientSettings(base_url="http://127.0.0.1:1", api_key=KEY, max_retries=3)
+GET = ApiRequest("GET", "/v2/jobs/x")
+POST_KEYED = ApiRequest("POST", "/v2/images/generate", body={}, idempotency_key="k")
+POST_BARE = ApiRequest("POST", "/v2/images/generate", body={})
+
+
+def answer(status, body, headers=None):
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return RawResponse(status, headers or {}, raw)
+
+
+def error_for(status, body, headers=None, request=GET):
+    with pytest.raises(ApiframeError) as info:
+        interpret(SETTINGS, request, answer(status, body, headers))
+    return info.value
+
+
+def test_2xx_json_is_returned():
+    assert interpret(SETTINGS, GET, answer(200, {"id": "a"})) == {"id": "a"}
+
+
+def test_validation_error_keeps_details_and_says_them():
+    err = error_for(400, {"error": "Validation failed", "details": {"imagenParams.aspect_ratio": ["bad"]}})
+    assert isinstance(err, ApiframeValidationError) and isinstance(err, ApiframePermanentError)
+    assert err.details == {"imagenParams.aspect_ratio": ["bad"]}
+    assert "imagenParams.aspect_ratio: bad" in str(err) and err.http_status == 400
+
+
+def test_422_is_a_validation_error_too():
+    assert isinstance(error_for(422, {"error": "Unprocessable"}), ApiframeValidationError)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_errors(status):
+    err = error_for(status, {"error": "Invalid API key"})
+    assert isinstance(err, ApiframeAuthError) and err.http_status == status
+    assert "Invalid API key" in str(err)
+
+
+def test_credits_error_keeps_and_says_both_numbers():
+    err = error_for(402, {"error": "Insufficient credits", "creditsRequired": 7, "creditsAvailable": 3})
+    assert isinstance(err, ApiframeInsufficientCreditsError)
+    assert (err.credits_required, err.credits_available) == (7, 3)
+    assert "needs 7 credits" in str(err) and "has 3" in str(err)
+
+
+def test_not_found():
+    assert isinstance(error_for(404, {"error": "Job not found"}), ApiframeNotFoundError)
+
+
+def test_rate_limit_reads_retry_after_seconds():
+    err = error_for(429, {"error": "slow down"}, {"Retry-After": "3"})
+    assert isinstance(err, ApiframeRateLimitError) and err.retry_after == 3.0
+
+
+def test_retry_after_as_http_date():
+    value = formatdate(time.time() + 30, usegmt=True)
+    assert 28 <= parse_retry_after({"retry-after": value}) <= 30
+
+
+def test_retry_after_garbage_is_ignored():
+    assert parse_retry_after({"Retry-After": "soon"}) is None
+    assert parse_retry_after({}) is None
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_5xx_is_transient(status):
+    assert isinstance(error_for(status, {"error": "down"}), ApiframeTransientError)
+
+
+def test_501_is_not_transient():
+    err = error_for(501, {"error": "no"})
+    assert not isinstance(err, ApiframeTransientError)
+
+
+@pytest.mark.parametrize("body", [b"<html>Bad gateway</html>", b"", json.dumps({"message": "x"}).encode()])
+def test_error_without_json_error_field_quotes_status_and_body(body):
+    err = error_for(502, body)
+    assert isinstance(err, ApiframeTransientError)
+    assert "HTTP 502" in str(err)
+    assert body[:20].decode() in str(err)
+
+
+def test_2xx_with_garbled_json_is_a_typed_transient_error():
+    err = error_for(200, b'{"jobId": "abc"')
+    assert isinstance(err, ApiframeUnexpectedResponseError) and isinstance(err, ApiframeTransientError)
+    assert "not JSON" in str(err)
+
+
+def test_key_echoed_by_the_server_is_redacted():
+    err = error_for(401, {"error": f"key {KEY} is revoked", "details": {"x": [KEY]}})
+    assert KEY not in str(err) and KEY not in repr(err.args)
+    err = error_for(400, {"error": "bad", "details": {"apiKey": [f"{KEY} unknown"]}})
+    assert KEY not in str(err) and KEY not in json.dumps(err.details)
+
+
+def test_headers_carry_key_and_idempotency_only_where_due():
+    headers = build_headers(SETTINGS, POST_KEYED)
+    assert headers["X-API-Key"] == KEY and headers["Idempotency-Key"] == "k"
+    cdn = build_headers(SETTINGS, ApiRequest("GET", "http://cdn/x.png", authenticated=False, expect_json=False))
+    assert "X-API-Key" not in cdn and "Idempotency-Key" not in cdn
+
+
+def test_settings_repr_hides_the_key():
+    assert KEY not in repr(SETTINGS)
+
+
+def test_transient_errors_are_resent_for_get_and_keyed_post_but_not_bare_post():
+    err = ApiframeTransientError("boom", http_status=503)
+    assert retry_delay(SETTINGS, GET, err, 0) is not None
+    assert retry_delay(SETTINGS, POST_KEYED, err, 0) is not None
+    assert retry_delay(SETTINGS, POST_BARE, err, 0) is None
+
+
+def test_rate_limit_is_resent_even_for_bare_post_after_retry_after():
+    err = ApiframeRateLimitError("slow", retry_after=2.0)
+    delay = retry_delay(SETTINGS, POST_BARE, err, 0)
+    assert delay is not None and 2.0 <= delay <= 3.0
+
+
+def test_retry_budget_runs_out():
+    err = ApiframeTransientError("boom", http_status=503)
+    assert retry_delay(SETTINGS, GET, err, SETTINGS.max_retries) is None
+
+
+@pytest.mark.parametrize("err", [ApiframeValidationError("x"), ApiframeAuthError("x"), ApiframeNotFoundError("x")])
+def test_permanent_errors_are_never_resent(err):
+    assert retry_delay(SETTINGS, GET, err, 0) is None
+
+
+def test_backoff_is_full_jitter_and_capped():
+    err = ApiframeTransientError("boom")
+    delays = [retry_delay(ClientSettings("http://x", KEY, max_retries=50), GET, err, 30) for _ in range(200)]
+    assert all(0 <= d <= BACKOFF_CAP for d in delays)
+    assert max(delays) > BACKOFF_CAP / 2 and min(delays) < BACKOFF_CAP / 2
+
+
+def test_bad_connection_settings_are_a_clear_error():
+    from airflow_provider_apiframe.exceptions import ApiframeConfigurationError
+
+    with pytest.raises(ApiframeConfigurationError, match="timeout"):
+        ClientSettings.from_connection_extra("http://x", KEY, {"timeout": "soon"})
+    with pytest.raises(ApiframeConfigurationError):
+        ClientSettings.from_connection_extra("http://x", KEY, {"max_retries": -1})
