@@ -222,8 +222,8 @@ def transport_failure(
     )
 
 
-def _log_retry(request: ApiRequest, error: ApiframeError, attempt: int, delay: float) -> None:
-    log.warning("%s: %s; retry %d in %.2f s", request.describe(), error, attempt + 1, delay)
+def _log_retry(error: ApiframeError, attempt: int, delay: float) -> None:
+    log.warning("%s; retry %d in %.2f s", error, attempt + 1, delay)
 
 
 class SyncTransport:
@@ -242,7 +242,7 @@ class SyncTransport:
                 delay = retry_delay(self.settings, request, error, attempt)
                 if delay is None:
                     raise
-                _log_retry(request, error, attempt, delay)
+                _log_retry(error, attempt, delay)
                 time.sleep(delay)
                 attempt += 1
 
@@ -278,7 +278,7 @@ class AsyncTransport:
                 delay = retry_delay(self.settings, request, error, attempt)
                 if delay is None:
                     raise
-                _log_retry(request, error, attempt, delay)
+                _log_retry(error, attempt, delay)
                 await asyncio.sleep(delay)
                 attempt += 1
 

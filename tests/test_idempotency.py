@@ -3,7 +3,12 @@ from __future__ import annotations
 from airflow_provider_apiframe.idempotency import successor_key, task_instance_key
 
 BASE = dict(
-    dag_id="d", run_id="r", task_id="t", map_index=-1, model="imagen-4", prompt="koi",
+    dag_id="d",
+    run_id="r",
+    task_id="t",
+    map_index=-1,
+    model="imagen-4",
+    prompt="koi",
     params={"aspect_ratio": "1:1", "image_size": "1K"},
 )
 
@@ -16,8 +21,13 @@ def test_same_task_instance_and_request_give_same_key():
 def test_every_identity_field_changes_the_key():
     keys = {task_instance_key(**BASE)}
     for field, value in [
-        ("dag_id", "d2"), ("run_id", "r2"), ("task_id", "t2"), ("map_index", 0),
-        ("model", "imagen-4-fast"), ("prompt", "koi!"), ("params", {"aspect_ratio": "16:9", "image_size": "1K"}),
+        ("dag_id", "d2"),
+        ("run_id", "r2"),
+        ("task_id", "t2"),
+        ("map_index", 0),
+        ("model", "imagen-4-fast"),
+        ("prompt", "koi!"),
+        ("params", {"aspect_ratio": "16:9", "image_size": "1K"}),
     ]:
         keys.add(task_instance_key(**dict(BASE, **{field: value})))
     assert len(keys) == 8

@@ -6,9 +6,17 @@ from airflow_provider_apiframe.exceptions import ApiframeUnexpectedResponseError
 from airflow_provider_apiframe.jobs import JobStatus, parse_job, parse_submitted
 
 JOB = {
-    "id": "3f0c2a4e-0000-4000-8000-000000000001", "status": "COMPLETED", "model": "imagen-4", "progress": 100,
-    "error": None, "creditCost": 7, "webhookStatus": None, "createdAt": "2026-11-24T01:35:22Z",
-    "completedAt": "2026-11-24T01:35:31Z", "result": {"images": ["https://cdn/x-1.png"]}, "expired": False,
+    "id": "3f0c2a4e-0000-4000-8000-000000000001",
+    "status": "COMPLETED",
+    "model": "imagen-4",
+    "progress": 100,
+    "error": None,
+    "creditCost": 7,
+    "webhookStatus": None,
+    "createdAt": "2026-11-24T01:35:22Z",
+    "completedAt": "2026-11-24T01:35:31Z",
+    "result": {"images": ["https://cdn/x-1.png"]},
+    "expired": False,
 }
 
 
@@ -28,7 +36,9 @@ def test_status_case_is_tolerated(status):
     assert parse_job(dict(JOB, status=status)).status is JobStatus.COMPLETED
 
 
-@pytest.mark.parametrize("result", [["https://cdn/a.png"], "https://cdn/a.png", {"imageUrls": ["https://cdn/a.png"]}])
+@pytest.mark.parametrize(
+    "result", [["https://cdn/a.png"], "https://cdn/a.png", {"imageUrls": ["https://cdn/a.png"]}]
+)
 def test_result_shape_drift_is_tolerated(result):
     assert parse_job(dict(JOB, result=result)).images == ["https://cdn/a.png"]
 
@@ -46,5 +56,9 @@ def test_unreadable_answers_are_typed_errors(body):
 
 
 def test_terminal_statuses():
-    assert {s for s in JobStatus if s.is_terminal} == {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED}
+    assert {s for s in JobStatus if s.is_terminal} == {
+        JobStatus.COMPLETED,
+        JobStatus.FAILED,
+        JobStatus.CANCELLED,
+    }
     assert {s for s in JobStatus if s.is_unsuccessful} == {JobStatus.FAILED, JobStatus.CANCELLED}

@@ -47,7 +47,13 @@ def test_unknown_param_key_is_refused():
 
 @pytest.mark.parametrize(
     ("prompt", "needle"),
-    [("", "empty"), ("   \n\t", "empty"), ("x" * (PROMPT_MAX_LENGTH + 1), "2000"), (None, "string"), (42, "int")],
+    [
+        ("", "empty"),
+        ("   \n\t", "empty"),
+        ("x" * (PROMPT_MAX_LENGTH + 1), "2000"),
+        (None, "string"),
+        (42, "int"),
+    ],
 )
 def test_bad_prompts_are_refused(prompt, needle):
     with pytest.raises(ApiframeValidationError) as info:
@@ -76,7 +82,12 @@ def test_validation_errors_are_value_errors_that_fail_without_retry():
 
 @pytest.mark.parametrize(
     ("ratio", "size", "expected"),
-    [("1:1", "1K", (1024, 1024)), ("16:9", "2K", (2816, 1536)), ("9:16", "1K", (768, 1408)), ("3:4", "2K", (1792, 2560))],
+    [
+        ("1:1", "1K", (1024, 1024)),
+        ("16:9", "2K", (2816, 1536)),
+        ("9:16", "1K", (768, 1408)),
+        ("3:4", "2K", (1792, 2560)),
+    ],
 )
 def test_image_dimensions(ratio, size, expected):
     assert IMAGEN_4.image_dimensions({"aspect_ratio": ratio, "image_size": size}) == expected
@@ -88,6 +99,12 @@ def test_defaults_give_1k_square():
 
 def test_five_imagen_models_share_one_params_block():
     imagen = [m for m in MODELS.values() if m.params_key == "imagenParams"]
-    assert {m.id for m in imagen} == {"imagen-3", "imagen-3-fast", "imagen-4", "imagen-4-ultra", "imagen-4-fast"}
+    assert {m.id for m in imagen} == {
+        "imagen-3",
+        "imagen-3-fast",
+        "imagen-4",
+        "imagen-4-ultra",
+        "imagen-4-fast",
+    }
     assert len({m.params for m in imagen}) == 1
     assert IMAGEN_4.credit_cost == 7

@@ -64,9 +64,13 @@ def test_transient_poll_error_keeps_waiting():
     assert isinstance(step, float) and step > 0
 
 
-@pytest.mark.parametrize(("error", "expected"), [
-    (ApiframeNotFoundError("gone"), ApiframeNotFoundError), (ApiframeAuthError("key"), ApiframeAuthError),
-])
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (ApiframeNotFoundError("gone"), ApiframeNotFoundError),
+        (ApiframeAuthError("key"), ApiframeAuthError),
+    ],
+)
 def test_permanent_poll_error_ends_the_wait_typed(error, expected):
     event = watch().after_poll(error, now=3.0)
     with pytest.raises(expected):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from email.utils import formatdate
 import time
+from email.utils import formatdate
 
 import pytest
 
@@ -130,7 +130,9 @@ def test_key_echoed_by_the_server_is_redacted():
 def test_headers_carry_key_and_idempotency_only_where_due():
     headers = build_headers(SETTINGS, POST_KEYED)
     assert headers["X-API-Key"] == KEY and headers["Idempotency-Key"] == "k"
-    cdn = build_headers(SETTINGS, ApiRequest("GET", "http://cdn/x.png", authenticated=False, expect_json=False))
+    cdn = build_headers(
+        SETTINGS, ApiRequest("GET", "http://cdn/x.png", authenticated=False, expect_json=False)
+    )
     assert "X-API-Key" not in cdn and "Idempotency-Key" not in cdn
 
 
@@ -156,7 +158,9 @@ def test_retry_budget_runs_out():
     assert retry_delay(SETTINGS, GET, err, SETTINGS.max_retries) is None
 
 
-@pytest.mark.parametrize("err", [ApiframeValidationError("x"), ApiframeAuthError("x"), ApiframeNotFoundError("x")])
+@pytest.mark.parametrize(
+    "err", [ApiframeValidationError("x"), ApiframeAuthError("x"), ApiframeNotFoundError("x")]
+)
 def test_permanent_errors_are_never_resent(err):
     assert retry_delay(SETTINGS, GET, err, 0) is None
 

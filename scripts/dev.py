@@ -1,0 +1,106 @@
+"""
+The two README commands: ``demo`` and ``test``, each building the virtual environments it needs.
+
+Environments live in ``.venvs/airflow-<version>`` and are built with uv from the constraints files in
+``constraints/``, so a fresh machine gets the same versions that the suite last passed with. Only the
+standard library is used here: this runs before anything is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENVS = ROOT / ".venvs"
+AIRFLOW_VERSIONS = {"3.3": "3.3.2", "2.11": "2.11.2"}
+DEMO_AIRFLOW = "3.3"
+
+
+def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, env=env)
+
+
+def uv() -> str:
+    found = shutil.which("uv")
+    if found:
+        return found
+    run(sys.executable, "-m", "pip", "install", "--quiet", "uv")
+    return shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+
+
+def venv(series: str) -> Path:
+    """The environment for one Airflow series, rebuilt when pyproject or its constraints change."""
+    path = VENVS / f"airflow-{series}"
+    constraints = ROOT / "constraints" / f"airflow-{series}.txt"
+    stamp_value = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + constraints.read_bytes()
+    ).hexdigest()
+    stamp = path / ".installed"
+    if stamp.exists() and stamp.read_text() == stamp_value:
+        return path
+    tool = uv()
+    # The interpreter running this script: uv must not try to download one (only PyPI is reachable).
+    run(tool, "venv", "--quiet", "--clear", "--python", sys.executable, path)
+    env = dict(os.environ, VIRTUAL_ENV=str(path))
+    run(
+        tool,
+        "pip",
+        "install",
+        "--quiet",
+        "-c",
+        constraints,
+        f"apache-airflow=={AIRFLOW_VERSIONS[series]}",
+        "-e",
+        f"{ROOT}[emulator,test]",
+        env=env,
+    )
+    stamp.write_text(stamp_value)
+    return path
+
+
+def test(args: argparse.Namespace) -> None:
+    env3 = venv("3.3")
+    bin3 = env3 / "bin"
+    if not args.skip_lint:
+        run(bin3 / "ruff", "check", ".")
+        run(bin3 / "ruff", "format", "--check", ".")
+        run(bin3 / "mypy")
+    for series in args.airflow or list(AIRFLOW_VERSIONS):
+        print(f"\n=== test suite on Airflow {AIRFLOW_VERSIONS[series]} ===", flush=True)
+        run(venv(series) / "bin" / "python", "-m", "pytest", *args.pytest_args)
+
+
+def demo(args: argparse.Namespace) -> None:
+    path = venv(DEMO_AIRFLOW)
+    run(path / "bin" / "python", ROOT / "scripts" / "demo.py", "--output", args.output)
+
+
+def main() -> None:
+    if sys.version_info < (3, 11):  # noqa: UP036 - runs before any environment exists
+        sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
+    parser = argparse.ArgumentParser(description=__doc__)
+    commands = parser.add_subparsers(required=True)
+    test_cmd = commands.add_parser("test", help="lint, then the suite on every supported Airflow")
+    test_cmd.add_argument("--airflow", action="append", choices=list(AIRFLOW_VERSIONS))
+    test_cmd.add_argument("--skip-lint", action="store_true")
+    test_cmd.add_argument("pytest_args", nargs="*", default=["-q"])
+    test_cmd.set_defaults(func=test)
+    demo_cmd = commands.add_parser("demo", help="run the example DAG against the bundled emulator")
+    demo_cmd.add_argument("--output", default=str(ROOT / "output"))
+    demo_cmd.set_defaults(func=demo)
+    args = parser.parse_args()
+    try:
+        args.func(args)
+    except subprocess.CalledProcessError as err:
+        sys.exit(err.returncode)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Airflow reads its home and config at import time: point it at a throwaway folder first.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="apiframe-tests-airflow-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+import pytest
+
+pytest_plugins = ["airflow_provider_apiframe.emulator.pytest_plugin"]
+
+TEST_KEY = "afk_test_suite_secret_3b9d"
+
+
+@pytest.fixture
+def emulator(apiframe_emulator_factory):
+    """A running emulator that knows TEST_KEY and finishes jobs in 0.3 s."""
+    return apiframe_emulator_factory(api_keys=(TEST_KEY,), job_duration=0.3)
+
+
+def connection_uri(url: str, key: str | None = TEST_KEY, **extra: object) -> str:
+    from urllib.parse import urlencode, urlparse
+
+    parsed = urlparse(url)
+    auth = f":{key}@" if key else ""
+    query = f"?{urlencode(extra)}" if extra else ""
+    return f"apiframe://{auth}{parsed.hostname}:{parsed.port}{query}"
+
+
+@pytest.fixture
+def apiframe_conn(emulator, monkeypatch):
+    """The default apiframe connection, pointing at the emulator, as an environment variable."""
+    monkeypatch.setenv("AIRFLOW_CONN_APIFRAME_DEFAULT", connection_uri(emulator.url, max_retries=3))
+    return emulator

@@ -1,0 +1,75 @@
+"""The example DAGs, parsed and then run for real with ``airflow dags test`` against the emulator."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import TEST_KEY
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "example_dags"
+
+
+def test_example_dags_parse_without_errors():
+    from airflow.models import DagBag
+
+    bag = DagBag(dag_folder=str(EXAMPLES), include_examples=False)
+    assert bag.import_errors == {}
+    assert {"example_apiframe_imagen", "example_apiframe_imagen_mapped"} <= set(bag.dag_ids)
+
+
+@pytest.fixture(scope="module")
+def dag_runs(tmp_path_factory):
+    """Both example DAGs run once through the demo script; shared by the assertions below."""
+    from airflow_provider_apiframe.emulator import EmulatorConfig, EmulatorServer
+
+    tmp = tmp_path_factory.mktemp("dags")
+    with EmulatorServer(EmulatorConfig(api_keys=(TEST_KEY,), job_duration=1.0)) as server:
+        result = subprocess.run(
+            [
+                sys.executable,
+                ROOT / "scripts" / "demo.py",
+                "--emulator-url",
+                server.url,
+                "--api-key",
+                TEST_KEY,
+                "--dag",
+                "example_apiframe_imagen",
+                "--dag",
+                "example_apiframe_imagen_mapped",
+                "--output",
+                tmp / "images",
+                "--airflow-home",
+                tmp / "home",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        stats = server.stats()
+    return result, tmp, stats
+
+
+def test_dags_succeed_and_write_images_of_the_requested_size(dag_runs):
+    result, tmp, stats = dag_runs
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    found = []
+    for path in sorted((tmp / "images").iterdir()):
+        with Image.open(path) as image:
+            found.append((image.format, image.size))
+    assert sorted(found) == sorted([("PNG", (1408, 768))] + [("JPEG", (1024, 1024))] * 3)
+    assert stats["jobs_created"] == 4
+
+
+def test_the_key_appears_in_no_output_nor_log(dag_runs):
+    result, tmp, _ = dag_runs
+    assert TEST_KEY not in result.stdout and TEST_KEY not in result.stderr
+    for path in (tmp / "home").rglob("*"):
+        # Task logs, the metadata database (XCom, rendered templates) and the config alike.
+        if path.is_file():
+            assert TEST_KEY.encode() not in path.read_bytes(), path

@@ -1,0 +1,129 @@
+"""The operator's own logic: validation, deferral, completion, the blocking path.
+
+Airflow's task runner is replaced here by the least it provides (a task instance that takes XCom
+pushes); the real runner is exercised by tests/dags, the API by the emulator in both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from airflow.providers.common.compat.sdk import TaskDeferred
+
+from airflow_provider_apiframe.exceptions import ApiframeJobFailedError, ApiframeValidationError
+from airflow_provider_apiframe.operators.imagen import ImagenGenerateOperator
+from airflow_provider_apiframe.triggers.apiframe import ApiframeJobTrigger
+
+
+@dataclass
+class TaskInstance:
+    dag_id: str = "dag"
+    run_id: str = "manual__1"
+    task_id: str = "generate"
+    map_index: int = -1
+    xcom: dict = field(default_factory=dict)
+
+    def xcom_push(self, key, value):
+        self.xcom[key] = value
+
+
+def operator(**kwargs):
+    kwargs.setdefault("task_id", "generate")
+    kwargs.setdefault("prompt", "koi in a pool")
+    kwargs.setdefault("poll_interval", 0.2)
+    return ImagenGenerateOperator(**kwargs)
+
+
+async def first_event(trigger):
+    async for event in trigger.run():
+        return event.payload
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "path", "needle"),
+    [
+        ({"aspect_ratio": "2:1"}, "imagenParams.aspect_ratio", "16:9"),
+        ({"output_format": "webp"}, "imagenParams.output_format", "png"),
+        ({"image_size": "4K"}, "imagenParams.image_size", "2K"),
+        ({"prompt": "  "}, "prompt", "empty"),
+        ({"prompt": "x" * 2001}, "prompt", "2000"),
+        ({"prompt": 12}, "prompt", "string"),
+        ({"model": "imagen-9"}, "model", "imagen-4"),
+    ],
+)
+def test_literal_bad_values_fail_when_the_dag_is_parsed(kwargs, path, needle):
+    with pytest.raises(ApiframeValidationError) as info:
+        operator(**kwargs)
+    assert path in info.value.details and needle in str(info.value)
+
+
+def test_templated_values_are_checked_once_rendered(apiframe_conn):
+    op = operator(aspect_ratio="{{ params.ratio }}")
+    op.aspect_ratio = "2:1"  # what rendering produced
+    with pytest.raises(ApiframeValidationError, match="aspect_ratio"):
+        op.execute({"ti": TaskInstance()})
+    assert apiframe_conn.stats()["submits"] == 0
+
+
+def test_templated_fields():
+    assert set(ImagenGenerateOperator.template_fields) >= {
+        "prompt",
+        "aspect_ratio",
+        "output_format",
+        "image_size",
+    }
+
+
+def test_defers_with_the_job_then_returns_the_image_urls(apiframe_conn):
+    op = operator(timeout=timedelta(minutes=5), output_format="png")
+    ti = TaskInstance()
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({"ti": ti})
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, ApiframeJobTrigger) and trigger.job_id == ti.xcom["job_id"]
+    assert deferred.value.method_name == "execute_complete"
+    assert trigger.deadline - trigger.submitted_at == pytest.approx(300)
+    event = asyncio.run(first_event(trigger))
+    urls = op.execute_complete({"ti": ti}, event)
+    assert len(urls) == 1 and urls[0].endswith(".png")
+
+
+def test_a_retried_try_gets_the_job_the_first_try_paid_for(apiframe_conn):
+    first, second = TaskInstance(), TaskInstance()
+    for ti in (first, second):
+        with pytest.raises(TaskDeferred):
+            operator().execute({"ti": ti})
+    assert first.xcom["job_id"] == second.xcom["job_id"]
+    assert apiframe_conn.stats()["jobs_created"] == 1
+
+
+def test_mapped_instances_get_jobs_of_their_own(apiframe_conn):
+    ids = set()
+    for index in range(3):
+        ti = TaskInstance(map_index=index)
+        with pytest.raises(TaskDeferred):
+            operator().execute({"ti": ti})
+        ids.add(ti.xcom["job_id"])
+    assert len(ids) == 3
+
+
+def test_blocking_mode_returns_the_urls(apiframe_conn):
+    ti = TaskInstance()
+    urls = operator(deferrable=False, aspect_ratio="9:16").execute({"ti": ti})
+    assert len(urls) == 1 and ti.xcom["job_id"] in urls[0]
+
+
+def test_blocking_mode_raises_the_api_reason_for_a_failed_job(apiframe_conn):
+    with pytest.raises(ApiframeJobFailedError) as info:
+        operator(deferrable=False, prompt="koi [fail]").execute({"ti": TaskInstance()})
+    assert info.value.status == "FAILED" and "content policy" in str(info.value)
+
+
+def test_execute_complete_raises_on_error_event():
+    with pytest.raises(ApiframeJobFailedError, match="boom"):
+        operator().execute_complete(
+            {}, {"status": "error", "reason": "failed", "job_id": "j", "message": "boom"}
+        )
