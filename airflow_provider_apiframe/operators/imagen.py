@@ -13,11 +13,12 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseOperator
+from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin
 
 from airflow_provider_apiframe.idempotency import task_instance_key
+from airflow_provider_apiframe.jobs import JobStatus
 from airflow_provider_apiframe.models import get_model
-from airflow_provider_apiframe.polling import Event, result_from_event
+from airflow_provider_apiframe.polling import Event, result_from_event, terminal_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 DEFER_TIMEOUT_GRACE = 120.0
 
 
-class ImagenGenerateOperator(BaseOperator):
+class ImagenGenerateOperator(ResumableJobMixin, BaseOperator):
     """
     Generate images with an Imagen model on apiframe and return their URLs.
 
@@ -37,6 +38,11 @@ class ImagenGenerateOperator(BaseOperator):
     under ``job_id``, then (by default) defers to ``ApiframeJobTrigger`` and frees its worker slot. Its
     return value, and so its ``return_value`` XCom, is the list of image URLs. The CDN keeps them for 24
     hours: copy the files to your own storage downstream.
+
+    On Airflow 3.3+ the job id is also kept in the task state store (``ResumableJobMixin``): a retry
+    reconnects to a running job, or takes a finished one's images, without sending a submit at all, and
+    only a FAILED or CANCELLED job is replaced. On older Airflow every try submits, and the idempotency
+    key alone makes the API hand back the same job for 24 hours.
 
     :param prompt: What to draw, 1 to 2000 characters. Templated.
     :param aspect_ratio: ``1:1`` (default), ``9:16``, ``16:9``, ``3:4`` or ``4:3``. Templated.
@@ -53,6 +59,8 @@ class ImagenGenerateOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("prompt", "aspect_ratio", "output_format", "image_size", "model")
     ui_color = "#f3e8ff"
+    # Renaming this breaks the reconnection of tries already under way: their id is stored under it.
+    external_id_key = "apiframe_job_id"
 
     def __init__(
         self,
@@ -80,6 +88,7 @@ class ImagenGenerateOperator(BaseOperator):
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
         if self.poll_interval <= 0 or self.timeout <= 0:
             raise ValueError(f"{self.task_id}: poll_interval and timeout must be positive")
+        self._finished: dict[str, list[str]] = {}
         # Literal values are checked now, so a typo fails the DAG import; templated ones once rendered.
         self._check(only_literals=True)
 
@@ -117,6 +126,9 @@ class ImagenGenerateOperator(BaseOperator):
 
     def execute(self, context: Context) -> list[str]:
         self._check()
+        return self.execute_resumable(context)  # type: ignore[no-any-return]
+
+    def submit_job(self, context: Context) -> str:
         ti = context["ti"]
         key = task_instance_key(
             dag_id=ti.dag_id,
@@ -127,11 +139,28 @@ class ImagenGenerateOperator(BaseOperator):
             prompt=self.prompt,
             params=self.params_block,
         )
-        submitted_at = time.time()
         job_id = self.hook.submit_generation(self.model, self.prompt, self.params_block, idempotency_key=key)
         self.log.info("apiframe job %s submitted (%s, %s)", job_id, self.model, self.params_block)
         ti.xcom_push(key="job_id", value=job_id)
-        deadline = submitted_at + self.timeout
+        return job_id
+
+    def get_job_status(self, external_id: Any, context: Context) -> str:
+        return self.hook.get_job(str(external_id)).status.value
+
+    def is_job_active(self, status: str) -> bool:
+        return not JobStatus(status).is_terminal
+
+    def is_job_succeeded(self, status: str) -> bool:
+        return JobStatus(status) is JobStatus.COMPLETED
+
+    # The mixin returns this method's value as the task's result when it reconnects to a running job,
+    # so the blocking path returns the image URLs rather than None.
+    def poll_until_complete(self, external_id: Any, context: Context) -> list[str]:  # type: ignore[override]
+        """Defer to the trigger (default), or wait here; return the image URLs when waiting here."""
+        job_id = str(external_id)
+        # Measured from now, also for a job a previous try submitted: the timeout is per try.
+        started = time.time()
+        deadline = started + self.timeout
         if self.deferrable:
             from airflow_provider_apiframe.triggers.apiframe import ApiframeJobTrigger
 
@@ -141,15 +170,22 @@ class ImagenGenerateOperator(BaseOperator):
                     apiframe_conn_id=self.apiframe_conn_id,
                     poll_interval=self.poll_interval,
                     deadline=deadline,
-                    submitted_at=submitted_at,
+                    submitted_at=started,
                 ),
                 method_name="execute_complete",
                 timeout=timedelta(seconds=self.timeout + DEFER_TIMEOUT_GRACE),
             )
         event = self.hook.wait_for_job(
-            job_id, poll_interval=self.poll_interval, deadline=deadline, submitted_at=submitted_at
+            job_id, poll_interval=self.poll_interval, deadline=deadline, submitted_at=started
         )
-        return self.execute_complete(context, event)
+        self._finished[job_id] = self.execute_complete(context, event)
+        return self._finished[job_id]
+
+    def get_job_result(self, external_id: Any, context: Context) -> list[str]:
+        job_id = str(external_id)
+        if job_id not in self._finished:
+            self._finished[job_id] = result_from_event(terminal_event(self.hook.get_job(job_id)))
+        return self._finished[job_id]
 
     def execute_complete(self, context: Context, event: Event | None = None) -> list[str]:
         images = result_from_event(event)

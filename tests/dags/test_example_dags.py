@@ -18,7 +18,7 @@ EXAMPLES = ROOT / "example_dags"
 def test_example_dags_parse_without_errors():
     from airflow.models import DagBag
 
-    bag = DagBag(dag_folder=str(EXAMPLES), include_examples=False)
+    bag = DagBag(dag_folder=str(EXAMPLES))
     assert bag.import_errors == {}
     assert {"example_apiframe_imagen", "example_apiframe_imagen_mapped"} <= set(bag.dag_ids)
 

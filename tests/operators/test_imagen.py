@@ -25,6 +25,7 @@ class TaskInstance:
     task_id: str = "generate"
     map_index: int = -1
     xcom: dict = field(default_factory=dict)
+    stats_tags: dict = field(default_factory=dict)
 
     def xcom_push(self, key, value):
         self.xcom[key] = value
@@ -127,3 +128,51 @@ def test_execute_complete_raises_on_error_event():
         operator().execute_complete(
             {}, {"status": "error", "reason": "failed", "job_id": "j", "message": "boom"}
         )
+
+
+class StateStore(dict):
+    """What ``context["task_state_store"]`` offers on Airflow 3.3: get and set of JSON values."""
+
+    def set(self, key, value):
+        self[key] = value
+
+
+needs_task_state_store = pytest.mark.skipif(
+    not ImagenGenerateOperator.__mro__[1].__module__.startswith("airflow.sdk"),
+    reason="ResumableJobMixin reconnects on Airflow 3.3+ only; older versions rely on the idempotency key",
+)
+
+
+@needs_task_state_store
+def test_retry_after_the_job_completed_takes_its_images_without_a_submit(apiframe_conn):
+    store = StateStore()
+    first = TaskInstance()
+    urls = operator(deferrable=False).execute({"ti": first, "task_state_store": store})
+    assert store["apiframe_job_id"] == first.xcom["job_id"]
+    submits = apiframe_conn.stats()["submits"]
+    again = operator(deferrable=False).execute({"ti": TaskInstance(), "task_state_store": store})
+    assert again == urls
+    assert apiframe_conn.stats()["submits"] == submits and apiframe_conn.stats()["jobs_created"] == 1
+
+
+@needs_task_state_store
+def test_retry_while_the_job_runs_defers_on_it_again_without_a_submit(apiframe_conn):
+    store = StateStore()
+    with pytest.raises(TaskDeferred) as first:
+        operator(prompt="koi [never]").execute({"ti": TaskInstance(), "task_state_store": store})
+    with pytest.raises(TaskDeferred) as second:
+        operator(prompt="koi [never]").execute({"ti": TaskInstance(), "task_state_store": store})
+    assert first.value.trigger.job_id == second.value.trigger.job_id
+    assert apiframe_conn.stats()["submits"] == 1
+
+
+@needs_task_state_store
+def test_retry_after_a_failed_job_submits_a_new_one(apiframe_conn):
+    store = StateStore()
+    with pytest.raises(ApiframeJobFailedError):
+        operator(deferrable=False, prompt="koi [fail]").execute({"ti": TaskInstance(), "task_state_store": store})
+    failed = store["apiframe_job_id"]
+    with pytest.raises(ApiframeJobFailedError):
+        operator(deferrable=False, prompt="koi [fail]").execute({"ti": TaskInstance(), "task_state_store": store})
+    assert store["apiframe_job_id"] != failed
+    assert apiframe_conn.stats()["jobs_created"] == 2

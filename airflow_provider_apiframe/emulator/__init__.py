@@ -1,0 +1,37 @@
+"""An emulator of apiframe's v2 image API (see the project's API contract), for tests and demos.
+
+Start one with ``EmulatorServer`` (a context manager), the pytest fixtures in
+``pytest_plugin``, or the ``apiframe-emulator`` command. Beyond the real API it offers:
+
+- prompt markers: ``[fail]`` ends the job FAILED (credits refunded), ``[cancel]`` CANCELLED,
+  ``[never]`` keeps it PROCESSING forever;
+- controls without a key: ``GET /_emulator/stats``, ``POST /_emulator/faults``
+  ``{"rules": [...]}`` (see ``faults.FaultRule``), ``POST /_emulator/reset`` and
+  ``POST /_emulator/clock`` ``{"advance": seconds}``.
+
+Importing this package is cheap: aiohttp and Pillow load only when a server is built.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .config import EmulatorConfig
+
+if TYPE_CHECKING:
+    from .runner import EmulatorServer
+    from .server import build_app
+
+__all__ = ["EmulatorConfig", "EmulatorServer", "build_app"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EmulatorServer":
+        from .runner import EmulatorServer
+
+        return EmulatorServer
+    if name == "build_app":
+        from .server import build_app
+
+        return build_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

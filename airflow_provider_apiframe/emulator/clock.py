@@ -1,0 +1,25 @@
+"""The emulator's clock: a base time source plus a forward offset set by tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+class Clock:
+    """Wall-clock seconds that tests can push forward, so jobs finish or expire without sleeping."""
+
+    def __init__(self, base: Callable[[], float]) -> None:
+        self._base = base
+        self._offset = 0.0
+
+    def now(self) -> float:
+        return self._base() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the emulator's clock only moves forward")
+        self._offset += seconds
+
+    def rewind_offset(self) -> None:
+        """Forget every advance (used by reset)."""
+        self._offset = 0.0

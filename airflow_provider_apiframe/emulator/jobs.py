@@ -1,0 +1,123 @@
+"""A generation job and how it advances: derived lazily from the clock, no background tasks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum, StrEnum
+from typing import Any
+
+from .validation import Submission
+
+# Share of the job's duration spent QUEUED before PROCESSING starts.
+_QUEUED_SHARE = 0.2
+FAILURE_MESSAGE = "Generation failed: content policy violation (emulated)"
+
+
+class JobStatus(StrEnum):
+    QUEUED = "QUEUED"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class Scenario(Enum):
+    """How a job ends, chosen by a marker in its prompt so tests can ask for failures."""
+
+    SUCCEED = None
+    FAIL = "[fail]"
+    CANCEL = "[cancel]"
+    NEVER_END = "[never]"
+
+    @classmethod
+    def from_prompt(cls, prompt: str) -> Scenario:
+        for scenario in (cls.FAIL, cls.CANCEL, cls.NEVER_END):
+            if scenario.value in prompt:
+                return scenario
+        return cls.SUCCEED
+
+
+_FINAL_STATUS = {
+    Scenario.SUCCEED: JobStatus.COMPLETED,
+    Scenario.FAIL: JobStatus.FAILED,
+    Scenario.CANCEL: JobStatus.CANCELLED,
+}
+
+
+@dataclass(frozen=True)
+class Progress:
+    status: JobStatus
+    progress: int | None
+    ended_at: float | None
+
+
+def iso_utc(timestamp: float) -> str:
+    """ISO-8601 in UTC with milliseconds and a ``Z``, as JavaScript's ``toISOString`` writes it."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    team_id: str
+    submission: Submission
+    created_at: float
+    duration: float
+    cost: int
+
+    @property
+    def scenario(self) -> Scenario:
+        return Scenario.from_prompt(self.submission.prompt)
+
+    @property
+    def ends_at(self) -> float | None:
+        if self.scenario is Scenario.NEVER_END:
+            return None
+        return self.created_at + self.duration
+
+    @property
+    def image_name(self) -> str:
+        return f"{self.id}-1.{self.submission.params['output_format']}"
+
+    def progress_at(self, now: float) -> Progress:
+        elapsed = now - self.created_at
+        ends_at = self.ends_at
+        if ends_at is not None and now >= ends_at:
+            final = _FINAL_STATUS[self.scenario]
+            return Progress(final, 100 if final is JobStatus.COMPLETED else None, ends_at)
+        queued_for = self.duration * _QUEUED_SHARE
+        if elapsed < queued_for:
+            return Progress(JobStatus.QUEUED, 0, None)
+        processing_for = self.duration - queued_for
+        share = (elapsed - queued_for) / processing_for if processing_for > 0 else 1.0
+        return Progress(JobStatus.PROCESSING, min(99, int(share * 100)), None)
+
+    def is_expired(self, now: float, retention: float) -> bool:
+        """Whether a completed job's CDN files have been purged."""
+        state = self.progress_at(now)
+        return (
+            state.status is JobStatus.COMPLETED
+            and state.ended_at is not None
+            and now >= state.ended_at + retention
+        )
+
+    def to_json(self, now: float, retention: float, cdn_base: str) -> dict[str, Any]:
+        """The job as ``GET /v2/jobs/{id}`` answers it; ``cdn_base`` is where images are served."""
+        state = self.progress_at(now)
+        completed = state.status is JobStatus.COMPLETED
+        return {
+            "id": self.id,
+            "status": state.status.value,
+            "model": self.submission.model.id,
+            "progress": state.progress,
+            "error": FAILURE_MESSAGE if state.status is JobStatus.FAILED else None,
+            "creditCost": self.cost,
+            "webhookStatus": None,
+            "createdAt": iso_utc(self.created_at),
+            "completedAt": iso_utc(state.ended_at) if state.ended_at is not None else None,
+            "result": {"images": [f"{cdn_base}/{self.image_name}"]} if completed else None,
+            "expired": self.is_expired(now, retention),
+            "input": self.submission.body,
+        }

@@ -1,0 +1,39 @@
+"""Opt-in pytest fixtures: ``pytest_plugins = ["airflow_provider_apiframe.emulator.pytest_plugin"]``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from .runner import EmulatorServer
+
+# Short enough that a test waiting for a job barely notices, long enough to observe QUEUED first.
+FAST_JOB_DURATION = 0.3
+
+
+@pytest.fixture
+def apiframe_emulator_factory() -> Iterator[Callable[..., EmulatorServer]]:
+    """Start emulators with :class:`EmulatorConfig` overrides as keywords; all stop at teardown."""
+    # Imported here so that loading the plugin costs nothing for tests that never start a server.
+    from .runner import EmulatorServer
+
+    started: list[EmulatorServer] = []
+
+    def start(**overrides: Any) -> EmulatorServer:
+        overrides.setdefault("job_duration", FAST_JOB_DURATION)
+        server = EmulatorServer(**overrides).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def apiframe_emulator(apiframe_emulator_factory: Callable[..., EmulatorServer]) -> EmulatorServer:
+    """A running emulator with the default key and 0.3 s jobs."""
+    return apiframe_emulator_factory()

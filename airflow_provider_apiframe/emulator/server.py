@@ -1,0 +1,158 @@
+"""The emulated API as an aiohttp application: the /v2 routes, the CDN and the controls."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from aiohttp import web
+
+from . import images, middleware
+from .catalogue import MODELS, pixel_size
+from .clock import Clock
+from .config import EmulatorConfig
+from .control import CONTROL_ROUTES, CONTROLS, Controls
+from .faults import FaultInjector
+from .jobs import JobStatus
+from .ratelimit import SlidingWindowLimiter
+from .responses import error_response
+from .state import TEAM_ID, USER_ID, EmulatorState, InsufficientCredits, api_key_id
+from .validation import InvalidSubmission, validate_submission
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+_IDEMPOTENCY_KEY_MAX = 255
+_MODALITIES = ("image", "video", "music")
+
+
+def _cdn_base(request: web.Request) -> str:
+    # Built from the request itself so image URLs work whichever host and port the client used.
+    return f"{request.scheme}://{request.host}/cdn/images"
+
+
+class ApiRoutes:
+    """The handlers of the emulated ``/v2`` API and its CDN."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+
+    @property
+    def _now(self) -> float:
+        return self.state.clock.now()
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/v2/images/generate", self.submit),
+            web.get("/v2/jobs/{job_id}", self.get_job),
+            web.get("/v2/me", self.me),
+            web.get("/v2/models", self.models),
+            web.get("/cdn/images/{name}", self.cdn_image),
+        ]
+
+    async def submit(self, request: web.Request) -> web.Response:
+        self.state.counters.submits += 1
+        idempotency_key = request.headers.get("Idempotency-Key")
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= _IDEMPOTENCY_KEY_MAX:
+            return error_response(400, f"Idempotency-Key must be 1 to {_IDEMPOTENCY_KEY_MAX} characters")
+        try:
+            body = await request.json()
+        except ValueError:
+            return error_response(400, "Request body is not valid JSON")
+        try:
+            submission = validate_submission(body)
+        except InvalidSubmission as invalid:
+            return web.json_response(invalid.body(), status=400)
+        try:
+            accepted = self.state.submit(submission, TEAM_ID, idempotency_key)
+        except InsufficientCredits as short:
+            return error_response(
+                402, "Insufficient credits", creditsRequired=short.required, creditsAvailable=short.available
+            )
+        status = accepted.job.progress_at(self._now).status if accepted.replayed else JobStatus.QUEUED
+        return web.json_response({"jobId": accepted.job.id, "status": status.value}, status=202)
+
+    async def get_job(self, request: web.Request) -> web.Response:
+        self.state.counters.polls += 1
+        job_id = request.match_info["job_id"]
+        if not _UUID.match(job_id):
+            return error_response(400, "Invalid job id: expected a UUID")
+        job = self.state.find_job(job_id.lower(), TEAM_ID)
+        if job is None:
+            return error_response(404, "Job not found")
+        return web.json_response(job.to_json(self._now, self.state.config.retention, _cdn_base(request)))
+
+    async def me(self, request: web.Request) -> web.Response:
+        key = request.headers["X-API-Key"]
+        config = self.state.config
+        return web.json_response(
+            {
+                "user": {"id": USER_ID, "email": "emulator@apiframe.invalid", "role": "OWNER"},
+                "team": {
+                    "id": TEAM_ID,
+                    "name": "apiframe emulator",
+                    "credits": self.state.balance,
+                    "plan": "emulator",
+                    "customerId": None,
+                },
+                "apiKey": {
+                    "id": api_key_id(key),
+                    "name": f"emulator key {config.api_keys.index(key) + 1}",
+                    "prefix": key[:8],
+                },
+            }
+        )
+
+    async def models(self, request: web.Request) -> web.Response:
+        modality = request.query.get("modality")
+        if modality is not None and modality not in _MODALITIES:
+            options = " | ".join(f"'{name}'" for name in _MODALITIES)
+            return error_response(
+                400,
+                "Validation failed",
+                details={"modality": [f"Invalid enum value. Expected {options}, received '{modality}'"]},
+            )
+        entries: list[dict[str, Any]] = [
+            spec.catalogue_entry() for spec in MODELS.values() if modality in (None, spec.modality)
+        ]
+        return web.json_response({"models": entries})
+
+    async def cdn_image(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        job = self.state.jobs.get(name.rpartition("-1.")[0])
+        now = self._now
+        if (
+            job is None
+            or job.image_name != name
+            or job.progress_at(now).status is not JobStatus.COMPLETED
+            or job.is_expired(now, self.state.config.retention)
+        ):
+            return error_response(404, "Not found")
+        params = job.submission.params
+        width, height = pixel_size(params["aspect_ratio"], params["image_size"])
+        fmt = params["output_format"]
+        # Rendering takes up to a few hundred milliseconds; keep the event loop answering meanwhile.
+        data = await asyncio.get_running_loop().run_in_executor(
+            None, images.render_image, job.id, job.submission.prompt, width, height, fmt
+        )
+        return web.Response(body=data, content_type=images.CONTENT_TYPES[fmt])
+
+
+def build_app(config: EmulatorConfig | None = None) -> web.Application:
+    """The emulator as an aiohttp application, ready for any runner."""
+    config = config or EmulatorConfig()
+    clock = Clock(config.clock)
+    state = EmulatorState(config, clock)
+    faults = FaultInjector(config, clock)
+    limiter = SlidingWindowLimiter(config.rate_limit_per_minute)
+    app = web.Application(
+        middlewares=[
+            middleware.count_responses(state),
+            middleware.inject_faults(faults, config),
+            middleware.authenticate(config),
+            middleware.rate_limit(limiter, clock, config),
+        ]
+    )
+    app[CONTROLS] = Controls(state, faults, limiter, clock)
+    app.add_routes(ApiRoutes(state).routes())
+    app.add_routes(CONTROL_ROUTES)
+    return app

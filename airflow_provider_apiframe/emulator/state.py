@@ -1,0 +1,143 @@
+"""What the emulator remembers: jobs, idempotency keys, the credit balance and counters."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from .clock import Clock
+from .config import EmulatorConfig
+from .jobs import Job, JobStatus, Scenario
+from .validation import Submission
+
+# Every key belongs to the one emulated team; stable ids make /v2/me answers comparable across runs.
+_NAMESPACE = uuid.UUID("6f1d9a52-3c1e-4b8e-9d1a-0a7e5c2b9f40")
+TEAM_ID = str(uuid.uuid5(_NAMESPACE, "team"))
+USER_ID = str(uuid.uuid5(_NAMESPACE, "user"))
+
+
+def api_key_id(key: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"key:{key}"))
+
+
+class InsufficientCredits(Exception):
+    def __init__(self, required: int, available: int) -> None:
+        super().__init__(f"Insufficient credits: {required} required, {available} available")
+        self.required = required
+        self.available = available
+
+
+@dataclass
+class Counters:
+    jobs_created: int = 0
+    idempotent_replays: int = 0
+    submits: int = 0
+    polls: int = 0
+    dropped_connections: int = 0
+    responses_by_status: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A submit's outcome: the job, and whether it was an idempotent replay of an earlier submit."""
+
+    job: Job
+    replayed: bool
+
+
+class EmulatorState:
+    def __init__(self, config: EmulatorConfig, clock: Clock) -> None:
+        self.config = config
+        self.clock = clock
+        self.reset()
+
+    def reset(self) -> None:
+        self.jobs: dict[str, Job] = {}
+        self.counters = Counters()
+        self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
+        self._charged = 0
+        self._refunded = 0
+        # Jobs bound to fail whose refund has not been booked yet.
+        self._refunds_due: list[Job] = []
+
+    def _settle(self) -> None:
+        # Refunds are booked when a failing job's end time has passed, whether or not anyone polled it.
+        now = self.clock.now()
+        still_due = []
+        for job in self._refunds_due:
+            if job.progress_at(now).status is JobStatus.FAILED:
+                self._refunded += job.cost
+            else:
+                still_due.append(job)
+        self._refunds_due = still_due
+
+    @property
+    def balance(self) -> int:
+        self._settle()
+        return self.config.credits - self._charged + self._refunded
+
+    @property
+    def credits_charged(self) -> int:
+        """Net of refunds."""
+        self._settle()
+        return self._charged - self._refunded
+
+    def _replay(self, team_id: str, key: str | None) -> Job | None:
+        if key is None:
+            return None
+        stored = self._idempotency.get((team_id, key))
+        if stored is None:
+            return None
+        job_id, stored_at = stored
+        if self.clock.now() - stored_at >= self.config.idempotency_ttl:
+            del self._idempotency[(team_id, key)]
+            return None
+        return self.jobs[job_id]
+
+    def submit(self, submission: Submission, team_id: str, idempotency_key: str | None) -> Accepted:
+        """Create and charge a job, or hand back the job an earlier submit with the same key made."""
+        earlier = self._replay(team_id, idempotency_key)
+        if earlier is not None:
+            self.counters.idempotent_replays += 1
+            return Accepted(earlier, replayed=True)
+        cost = submission.model.cost
+        available = self.balance
+        if available < cost:
+            raise InsufficientCredits(cost, available)
+        now = self.clock.now()
+        job = Job(
+            id=str(uuid.uuid4()),
+            team_id=team_id,
+            submission=submission,
+            created_at=now,
+            duration=self.config.job_duration,
+            cost=cost,
+        )
+        self.jobs[job.id] = job
+        self._charged += cost
+        if job.scenario is Scenario.FAIL:
+            self._refunds_due.append(job)
+        if idempotency_key is not None:
+            self._idempotency[(team_id, idempotency_key)] = (job.id, now)
+        self.counters.jobs_created += 1
+        return Accepted(job, replayed=False)
+
+    def find_job(self, job_id: str, team_id: str) -> Job | None:
+        """The job, if it exists and belongs to the team (another team's job is as good as unknown)."""
+        job = self.jobs.get(job_id)
+        return job if job is not None and job.team_id == team_id else None
+
+    def stats(self) -> dict[str, Any]:
+        counters = self.counters
+        return {
+            "jobs_created": counters.jobs_created,
+            "idempotent_replays": counters.idempotent_replays,
+            "submits": counters.submits,
+            "polls": counters.polls,
+            "responses_by_status": dict(counters.responses_by_status),
+            "dropped_connections": counters.dropped_connections,
+            "credits_charged": self.credits_charged,
+            "credits_balance": self.balance,
+        }

@@ -1,0 +1,102 @@
+"""Idempotency-Key replays and the credit balance (402)."""
+
+from __future__ import annotations
+
+
+def test_replayed_key_returns_the_original_job_and_charges_once(api, server, clock):
+    first = api.submit(idempotency_key="run-1/task-a")
+    assert first.status_code == 202 and first.json()["status"] == "QUEUED"
+    job_id = first.json()["jobId"]
+
+    clock.now += 5
+    again = api.submit(idempotency_key="run-1/task-a")
+    assert again.status_code == 202
+    assert again.json() == {"jobId": job_id, "status": "PROCESSING"}
+    clock.now += 5
+    assert api.submit(idempotency_key="run-1/task-a").json() == {"jobId": job_id, "status": "COMPLETED"}
+
+    stats = server.stats()
+    assert (stats["jobs_created"], stats["idempotent_replays"], stats["submits"]) == (1, 2, 3)
+    assert stats["credits_charged"] == 7 and stats["credits_balance"] == 993
+    assert stats["responses_by_status"]["202"] == 3
+
+
+def test_replay_of_a_failed_job_reports_failed(api, clock):
+    job_id = api.new_job(prompt="koi [fail]", idempotency_key="k-fail")
+    clock.now += 10
+    assert api.submit(prompt="koi [fail]", idempotency_key="k-fail").json() == {
+        "jobId": job_id,
+        "status": "FAILED",
+    }
+
+
+def test_other_keys_and_no_key_create_new_jobs(api, server):
+    ids = {
+        api.new_job(idempotency_key="a"),
+        api.new_job(idempotency_key="b"),
+        api.new_job(),
+        api.new_job(),
+    }
+    assert len(ids) == 4 and server.stats()["credits_charged"] == 28
+
+
+def test_key_is_forgotten_after_the_ttl(apiframe_emulator_factory, clock):
+    from tests.emulator.conftest import Api
+
+    api = Api(apiframe_emulator_factory(clock=clock, idempotency_ttl=60))
+    first = api.new_job(idempotency_key="k")
+    clock.now += 59
+    assert api.new_job(idempotency_key="k") == first
+    clock.now += 1
+    assert api.new_job(idempotency_key="k") != first
+    assert api.server.stats()["jobs_created"] == 2
+
+
+def test_idempotency_key_longer_than_255_is_400(api, server):
+    assert api.submit(idempotency_key="k" * 255).status_code == 202
+    response = api.submit(idempotency_key="k" * 256)
+    assert response.status_code == 400 and "Idempotency-Key" in response.json()["error"]
+    assert server.stats()["jobs_created"] == 1
+
+
+def test_insufficient_credits_is_402_with_both_numbers_and_creates_nothing(apiframe_emulator_factory):
+    from tests.emulator.conftest import Api
+
+    api = Api(apiframe_emulator_factory(credits=10))
+    api.new_job(model="imagen-4-fast")  # 4 of 10
+    response = api.submit(model="imagen-4")
+    assert response.status_code == 402
+    assert response.json() == {"error": "Insufficient credits", "creditsRequired": 7, "creditsAvailable": 6}
+    stats = api.server.stats()
+    assert (stats["jobs_created"], stats["submits"], stats["credits_balance"]) == (1, 2, 6)
+    assert api.submit(model="imagen-4-fast").status_code == 202  # 4 still fits
+    assert api.get("/v2/me").json()["team"]["credits"] == 2
+
+
+def test_idempotent_replay_needs_no_credits(apiframe_emulator_factory):
+    from tests.emulator.conftest import Api
+
+    api = Api(apiframe_emulator_factory(credits=7))
+    job_id = api.new_job(idempotency_key="only-one")
+    assert api.submit(idempotency_key="other").status_code == 402
+    assert api.submit(idempotency_key="only-one").json()["jobId"] == job_id
+
+
+def test_reset_forgets_jobs_counters_keys_and_restores_the_balance(api, server):
+    import requests
+
+    job_id = api.new_job(idempotency_key="k")
+    assert requests.post(f"{api.url}/_emulator/reset", timeout=10).status_code == 200
+    stats = requests.get(f"{api.url}/_emulator/stats", timeout=10).json()
+    assert stats == {
+        "jobs_created": 0,
+        "idempotent_replays": 0,
+        "submits": 0,
+        "polls": 0,
+        "responses_by_status": {},
+        "dropped_connections": 0,
+        "credits_charged": 0,
+        "credits_balance": 1000,
+    }
+    assert api.get(f"/v2/jobs/{job_id}").status_code == 404
+    assert api.new_job(idempotency_key="k") != job_id

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from airflow_provider_apiframe.get_provider_info import get_provider_info
+
+
+def test_airflow_discovers_the_provider_and_its_connection_type():
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert "airflow-provider-apiframe" in manager.providers
+    hook = manager.hooks["apiframe"]
+    assert hook is not None
+    assert hook.hook_class_name == "airflow_provider_apiframe.hooks.apiframe.ApiframeHook"
+    assert hook.connection_id_attribute_name == "apiframe_conn_id"
+
+
+def test_every_module_named_in_the_provider_info_imports():
+    import importlib
+
+    info = get_provider_info()
+    modules = [m for kind in ("operators", "hooks", "triggers") for entry in info[kind] for m in entry["python-modules"]]
+    for module in modules:
+        importlib.import_module(module)
+    [conn] = info["connection-types"]
+    hook_module, hook_class = conn["hook-class-name"].rsplit(".", 1)
+    hook = getattr(importlib.import_module(hook_module), hook_class)
+    assert hook.conn_type == conn["connection-type"] == "apiframe"
+    assert hook.default_conn_name == "apiframe_default"
+    assert conn["ui-field-behaviour"]["relabeling"]["password"] == "API Key"
+    assert hook.get_ui_field_behaviour()["hidden_fields"] == conn["ui-field-behaviour"]["hidden-fields"]
