@@ -18,7 +18,12 @@ def test_every_module_named_in_the_provider_info_imports():
     import importlib
 
     info = get_provider_info()
-    modules = [m for kind in ("operators", "hooks", "triggers") for entry in info[kind] for m in entry["python-modules"]]
+    modules = [
+        m
+        for kind in ("operators", "hooks", "triggers")
+        for entry in info[kind]
+        for m in entry["python-modules"]
+    ]
     for module in modules:
         importlib.import_module(module)
     [conn] = info["connection-types"]

@@ -170,9 +170,13 @@ def test_retry_while_the_job_runs_defers_on_it_again_without_a_submit(apiframe_c
 def test_retry_after_a_failed_job_submits_a_new_one(apiframe_conn):
     store = StateStore()
     with pytest.raises(ApiframeJobFailedError):
-        operator(deferrable=False, prompt="koi [fail]").execute({"ti": TaskInstance(), "task_state_store": store})
+        operator(deferrable=False, prompt="koi [fail]").execute(
+            {"ti": TaskInstance(), "task_state_store": store}
+        )
     failed = store["apiframe_job_id"]
     with pytest.raises(ApiframeJobFailedError):
-        operator(deferrable=False, prompt="koi [fail]").execute({"ti": TaskInstance(), "task_state_store": store})
+        operator(deferrable=False, prompt="koi [fail]").execute(
+            {"ti": TaskInstance(), "task_state_store": store}
+        )
     assert store["apiframe_job_id"] != failed
     assert apiframe_conn.stats()["jobs_created"] == 2
