@@ -9,6 +9,7 @@ error the user sees, whichever path produced it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from airflow_provider_apiframe.exceptions import (
@@ -23,6 +24,8 @@ from airflow_provider_apiframe.jobs import Job, JobStatus
 
 # Never poll faster than this, however close the job seems to be to the end.
 MIN_POLL_INTERVAL = 0.5
+# Imagen takes seconds, not milliseconds: a poll right after the submit only ever sees QUEUED.
+FIRST_POLL_AFTER = 2.0
 
 Event = dict[str, Any]
 
@@ -35,18 +38,34 @@ class Log(Protocol):
     def warning(self, msg: Any, /, *args: Any, **kwargs: Any) -> Any: ...
 
 
-def next_poll_delay(job: Job | None, elapsed: float, poll_interval: float) -> float:
-    """
-    Seconds until the next poll: when the job's progress says it will be done, within bounds.
+@dataclass(frozen=True)
+class Sighting:
+    """A job's progress (1-99) as seen by a poll at ``at`` (epoch seconds)."""
 
-    A job at p% after t seconds should end after about t * (100 - p) / p more; polling then (and not on a
-    fixed grid) finds a finished job sooner with fewer requests. Without usable progress (queued, or an
-    API that does not report it) the poll interval is the fallback.
+    at: float
+    progress: int
+
+
+def next_poll_delay(
+    latest: Sighting | None, earlier: Sighting | None, submitted_at: float, poll_interval: float
+) -> float:
     """
-    if job is None or job.progress is None or not 0 < job.progress < 100 or elapsed <= 0:
+    Seconds until the next poll: when the job's pace says it will be done, within bounds.
+
+    The pace comes from the last two sightings of a running job, or from the latest one and the submit
+    time when there is only one. Polling when the job should end (and not on a fixed grid) sees it end
+    sooner with no more requests. Without progress to go on (queued, or an API that does not report it),
+    the poll interval is the fallback.
+    """
+    if latest is None:
         return poll_interval
-    remaining = elapsed * (100 - job.progress) / job.progress
-    return min(poll_interval, max(MIN_POLL_INTERVAL, remaining))
+    if earlier is not None and latest.progress > earlier.progress and latest.at > earlier.at:
+        pace = (latest.progress - earlier.progress) / (latest.at - earlier.at)
+    elif latest.at > submitted_at:
+        pace = latest.progress / (latest.at - submitted_at)
+    else:
+        return poll_interval
+    return min(poll_interval, max(MIN_POLL_INTERVAL, (100 - latest.progress) / pace))
 
 
 class JobWatch:
@@ -67,10 +86,15 @@ class JobWatch:
         self.submitted_at = submitted_at
         self.log = log
         self.last_status: JobStatus | None = None
+        self.latest: Sighting | None = None
+        self.earlier: Sighting | None = None
+
+    def first_delay(self, now: float) -> float:
+        """A fresh job is not worth asking about at once; a trigger resumed after a restart is."""
+        return max(0.0, self.submitted_at + min(FIRST_POLL_AFTER, self.poll_interval) - now)
 
     def after_poll(self, outcome: Job | ApiframeError, now: float) -> Event | float:
         """The event that ends the wait, or how many seconds to sleep before the next poll."""
-        job = outcome if isinstance(outcome, Job) else None
         if isinstance(outcome, ApiframeError):
             if not isinstance(outcome, ApiframeTransientError):
                 return error_event(self.job_id, _reason(outcome), str(outcome))
@@ -80,6 +104,8 @@ class JobWatch:
             self.log.info("Job %s is %s (progress %s)", self.job_id, outcome.status.value, outcome.progress)
             if outcome.status.is_terminal:
                 return terminal_event(outcome)
+        if isinstance(outcome, Job) and outcome.progress is not None and 0 < outcome.progress < 100:
+            self.earlier, self.latest = self.latest, Sighting(now, outcome.progress)
         if now >= self.deadline:
             return error_event(
                 self.job_id,
@@ -88,7 +114,8 @@ class JobWatch:
                 f"({self.deadline - self.submitted_at:.0f} s after submit); last status "
                 f"{self.last_status.value if self.last_status else 'unknown'}.",
             )
-        return min(next_poll_delay(job, now - self.submitted_at, self.poll_interval), self.deadline - now)
+        delay = next_poll_delay(self.latest, self.earlier, self.submitted_at, self.poll_interval)
+        return min(delay, self.deadline - now)
 
 
 def terminal_event(job: Job) -> Event:

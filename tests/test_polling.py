@@ -13,7 +13,13 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeTransientError,
 )
 from airflow_provider_apiframe.jobs import Job, JobStatus
-from airflow_provider_apiframe.polling import MIN_POLL_INTERVAL, JobWatch, next_poll_delay, result_from_event
+from airflow_provider_apiframe.polling import (
+    MIN_POLL_INTERVAL,
+    JobWatch,
+    Sighting,
+    next_poll_delay,
+    result_from_event,
+)
 
 
 def watch(deadline=100.0):
@@ -24,19 +30,40 @@ def job(status, progress=None, **kw):
     return Job(id="j", status=JobStatus(status), progress=progress, **kw)
 
 
-def test_delay_follows_progress_towards_the_expected_end():
-    assert next_poll_delay(job("PROCESSING", 50), elapsed=2.0, poll_interval=5.0) == pytest.approx(2.0)
-    assert next_poll_delay(job("PROCESSING", 90), elapsed=9.0, poll_interval=5.0) == pytest.approx(1.0)
+def test_one_sighting_paces_the_job_from_its_submit():
+    # 50% after 2 s: about 2 s to go.
+    assert next_poll_delay(Sighting(12.0, 50), None, submitted_at=10.0, poll_interval=5.0) == pytest.approx(
+        2.0
+    )
+
+
+def test_two_sightings_pace_the_job_from_each_other():
+    # 20% -> 60% in 2 s is 20%/s: 2 s to go, whatever the queue time before.
+    delay = next_poll_delay(Sighting(8.0, 60), Sighting(6.0, 20), submitted_at=0.0, poll_interval=5.0)
+    assert delay == pytest.approx(2.0)
 
 
 def test_delay_is_bounded_both_ways():
-    assert next_poll_delay(job("PROCESSING", 1), elapsed=5.0, poll_interval=5.0) == 5.0
-    assert next_poll_delay(job("PROCESSING", 99), elapsed=1.0, poll_interval=5.0) == MIN_POLL_INTERVAL
+    assert next_poll_delay(Sighting(5.0, 1), None, submitted_at=0.0, poll_interval=5.0) == 5.0
+    assert next_poll_delay(Sighting(1.0, 99), None, submitted_at=0.0, poll_interval=5.0) == MIN_POLL_INTERVAL
 
 
-@pytest.mark.parametrize("progress", [None, 0, 100])
-def test_without_usable_progress_the_interval_is_used(progress):
-    assert next_poll_delay(job("QUEUED", progress), elapsed=3.0, poll_interval=4.0) == 4.0
+def test_without_a_sighting_the_interval_is_used():
+    assert next_poll_delay(None, None, submitted_at=0.0, poll_interval=4.0) == 4.0
+
+
+def test_queued_and_finished_progress_are_not_sightings():
+    w = watch()
+    w.after_poll(job("QUEUED", 0), now=1.0)
+    assert w.latest is None
+    w.after_poll(job("PROCESSING", 40), now=2.0)
+    w.after_poll(job("PROCESSING", 60), now=3.0)
+    assert (w.earlier, w.latest) == (Sighting(2.0, 40), Sighting(3.0, 60))
+
+
+def test_first_poll_waits_for_a_fresh_job_but_not_for_a_resumed_one():
+    assert watch().first_delay(now=0.5) == pytest.approx(1.5)
+    assert watch().first_delay(now=60.0) == 0.0
 
 
 def test_completed_job_gives_success_with_images():

@@ -175,15 +175,15 @@ class ApiframeHook(HttpHook):
         watch = JobWatch(
             job_id, poll_interval=poll_interval, deadline=deadline, submitted_at=submitted_at, log=self.log
         )
-        while True:
+        step: Event | float = watch.first_delay(time.time())
+        while not isinstance(step, dict):
+            time.sleep(step)
             try:
                 outcome: Job | ApiframeError = self.get_job(job_id)
             except ApiframeError as error:
                 outcome = error
             step = watch.after_poll(outcome, time.time())
-            if isinstance(step, dict):
-                return step
-            time.sleep(step)
+        return step
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the key with ``GET /v2/me``: no job, no credit spent."""

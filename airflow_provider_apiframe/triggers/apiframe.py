@@ -10,7 +10,8 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_apiframe.exceptions import ApiframeError
-from airflow_provider_apiframe.polling import JobWatch, error_event
+from airflow_provider_apiframe.jobs import Job
+from airflow_provider_apiframe.polling import Event, JobWatch, error_event
 
 
 class ApiframeJobTrigger(BaseTrigger):
@@ -67,16 +68,15 @@ class ApiframeJobTrigger(BaseTrigger):
         )
         try:
             async with ApiframeHook(self.apiframe_conn_id).async_client() as client:
-                while True:
+                step: Event | float = watch.first_delay(time.time())
+                while not isinstance(step, dict):
+                    await asyncio.sleep(step)
                     try:
-                        outcome: Any = await client.get_job(self.job_id)
+                        outcome: Job | ApiframeError = await client.get_job(self.job_id)
                     except ApiframeError as error:
                         outcome = error
                     step = watch.after_poll(outcome, time.time())
-                    if isinstance(step, dict):
-                        yield TriggerEvent(step)
-                        return
-                    await asyncio.sleep(step)
+                yield TriggerEvent(step)
         except ApiframeError as error:
             # Raised before the first poll: the connection is missing its key or is malformed.
             yield TriggerEvent(error_event(self.job_id, "error", str(error)))
