@@ -84,10 +84,8 @@ class ImagenGenerateOperator(ResumableJobMixin, BaseOperator):
         self.model = model
         self.apiframe_conn_id = apiframe_conn_id
         self.deferrable = deferrable
-        self.poll_interval = float(poll_interval)
-        self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
-        if self.poll_interval <= 0 or self.timeout <= 0:
-            raise ValueError(f"{self.task_id}: poll_interval and timeout must be positive")
+        self.poll_interval = _positive_seconds(self.task_id, "poll_interval", poll_interval)
+        self.timeout = _positive_seconds(self.task_id, "timeout", timeout)
         self._finished: dict[str, list[str]] = {}
         # Literal values are checked now, so a typo fails the DAG import; templated ones once rendered.
         self._check(only_literals=True)
@@ -191,3 +189,12 @@ class ImagenGenerateOperator(ResumableJobMixin, BaseOperator):
         images = result_from_event(event)
         self.log.info("apiframe job %s completed with %d image(s)", (event or {}).get("job_id"), len(images))
         return images
+
+
+def _positive_seconds(task_id: str, name: str, value: Any) -> float:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+        raise ValueError(
+            f"{task_id}: {name} must be a positive number of seconds or a timedelta, got {value!r}"
+        )
+    return float(seconds)
