@@ -226,3 +226,19 @@ def test_default_host_is_the_real_api(monkeypatch):
 def test_unknown_connection_id_is_a_clear_error():
     with pytest.raises(Exception, match="no_such_conn"):
         ApiframeHook("no_such_conn").get_account()
+
+
+def test_submit_that_times_out_is_resent_and_still_pays_once(emulator, monkeypatch):
+    import time
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_APIFRAME_DEFAULT", connection_uri(emulator.url, timeout=0.5, max_retries=3)
+    )
+    emulator.add_faults(
+        {"method": "POST", "path": "/v2/images/generate", "action": "delay", "delay": 1.0, "times": 1}
+    )
+    job_id = ApiframeHook().submit_generation("imagen-4", "koi", {}, idempotency_key="slow")
+    time.sleep(1.2)  # let the slow first request end on the server too
+    stats = emulator.stats()
+    assert stats["submits"] == 2 and stats["jobs_created"] == 1
+    assert ApiframeHook().submit_generation("imagen-4", "koi", {}, idempotency_key="slow") == job_id
