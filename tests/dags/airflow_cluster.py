@@ -1,0 +1,111 @@
+"""
+A real Airflow for tests: scheduler, triggerer and, on Airflow 3, API server and DAG processor, each its
+own process on one SQLite database, so that a test can kill and restart one of them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+AIRFLOW_3 = not __import__("airflow").__version__.startswith("2.")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class AirflowCluster:
+    def __init__(self, home: Path, dags_folder: Path, extra_env: dict[str, str]) -> None:
+        self.home = home
+        self.airflow = str(Path(sys.executable).parent / "airflow")
+        port = free_port()
+        self.env = dict(
+            os.environ,
+            # Executors start `airflow tasks run` by name: this environment's airflow, not another.
+            PATH=f"{Path(self.airflow).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            AIRFLOW_HOME=str(home),
+            AIRFLOW__CORE__DAGS_FOLDER=str(dags_folder),
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db",
+            AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="1",
+            AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC="1",
+            AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC="1",
+            AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD="5",
+            AIRFLOW__SCHEDULER__TRIGGERER_HEALTH_CHECK_THRESHOLD="5",
+            AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="2",
+            AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL="2",
+            AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
+            AIRFLOW__API__PORT=str(port),
+            AIRFLOW__API_AUTH__JWT_SECRET="test-cluster-jwt-secret-0123456789abcdef",
+            AIRFLOW__CORE__EXECUTOR="LocalExecutor" if AIRFLOW_3 else "SequentialExecutor",
+            **extra_env,
+        )
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [self.airflow, *args], env=self.env, capture_output=True, text=True, timeout=300
+        )
+        if done.returncode:
+            raise RuntimeError(
+                f"airflow {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            )
+        return done.stdout
+
+    def start(self, component: str) -> None:
+        args = {"api-server": ["api-server", "--port", self.env["AIRFLOW__API__PORT"]]}.get(
+            component, [component]
+        )
+        log = (self.home / f"{component}.log").open("ab")
+        self.processes[component] = subprocess.Popen(
+            [self.airflow, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def kill(self, component: str) -> None:
+        process = self.processes.pop(component)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+    def __enter__(self) -> AirflowCluster:
+        self.cli("db", "migrate")
+        components = (
+            ["api-server", "dag-processor", "scheduler", "triggerer"]
+            if AIRFLOW_3
+            else ["scheduler", "triggerer"]
+        )
+        for component in components:
+            self.start(component)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for component in list(self.processes):
+            self.kill(component)
+
+    def query(self, sql: str, *params: object) -> list[tuple[object, ...]]:
+        with sqlite3.connect(self.home / "airflow.db", timeout=30) as db:
+            return db.execute(sql, params).fetchall()
+
+    def wait_for(self, what: str, check, timeout: float = 180.0) -> object:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                value = check()
+            except sqlite3.OperationalError:
+                value = None
+            if value:
+                return value
+            time.sleep(0.5)
+        logs = "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.home.glob("*.log")
+        )
+        raise AssertionError(f"timed out waiting for {what}\n{logs}")

@@ -1,0 +1,60 @@
+"""
+A triggerer killed while it polls a job, then started again, with Airflow's scheduler and triggerer as
+separate processes: the new triggerer resumes the serialized trigger, the task completes, the images
+reach the downstream task, and only one job was ever submitted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from airflow_provider_apiframe.emulator import EmulatorConfig, EmulatorServer
+from tests.conftest import TEST_KEY, connection_uri
+from tests.dags.airflow_cluster import AirflowCluster
+
+HERE = Path(__file__).resolve().parent
+DAG_ID = "apiframe_restart"
+
+
+def run_state(cluster: AirflowCluster) -> str | None:
+    rows = cluster.query("select state from dag_run where dag_id = ?", DAG_ID)
+    state = rows[0][0] if rows else None
+    return state if state in ("success", "failed") else None
+
+
+def test_the_task_survives_a_triggerer_restart(tmp_path):
+    result = tmp_path / "urls.json"
+    with EmulatorServer(EmulatorConfig(api_keys=(TEST_KEY,), job_duration=20.0)) as server:
+        env = {
+            "AIRFLOW_CONN_APIFRAME_DEFAULT": connection_uri(server.url),
+            "APIFRAME_RESTART_RESULT": str(result),
+        }
+        with AirflowCluster(tmp_path / "home", HERE / "restart_dags", env) as cluster:
+            cluster.wait_for(
+                "the DAG to be parsed", lambda: cluster.query("select 1 from dag where dag_id = ?", DAG_ID)
+            )
+            cluster.cli("dags", "trigger", DAG_ID)
+            cluster.wait_for("the trigger to poll", lambda: server.stats()["polls"] >= 1, timeout=240)
+
+            cluster.kill("triggerer")
+            polls_at_kill = server.stats()["polls"]
+            time.sleep(4)
+            assert server.stats()["polls"] == polls_at_kill, "something still polls with the triggerer dead"
+            [(job_state,)] = cluster.query("select state from task_instance where task_id = 'generate'")
+            assert job_state == "deferred"
+
+            cluster.start("triggerer")
+            state = cluster.wait_for("the DAG run to end", lambda: run_state(cluster), timeout=300)
+            stats = server.stats()
+    assert state == "success"
+    assert stats["polls"] > polls_at_kill
+    assert stats["submits"] == 1 and stats["jobs_created"] == 1 and stats["credits_charged"] == 7
+    urls = json.loads(result.read_text())
+    assert len(urls) == 1 and urls[0].startswith(server.url)
+    task_logs = [path for path in (tmp_path / "home" / "logs").rglob("*") if path.is_file()]
+    assert task_logs
+    for path in (tmp_path / "home").rglob("*"):
+        if path.is_file():
+            assert TEST_KEY.encode() not in path.read_bytes(), path
