@@ -20,36 +20,14 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 from datetime import datetime
 from urllib.parse import urlparse
 from urllib.request import Request, urlopen
 
+from airflow_provider_apiframe.emulator import emulator_process
+
 KEY = "afk_benchmark_emulator_key"
-
-
-def start_emulator(duration: float) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_apiframe.emulator",
-            "--port",
-            "0",
-            "--api-key",
-            KEY,
-            "--job-duration",
-            str(duration),
-            "--credits",
-            "1000000",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = process.stdout.readline() if process.stdout else ""
-    return process, line.rsplit(" ", 1)[-1].strip()
 
 
 def call(url: str, path: str, body: dict | None = None) -> dict:
@@ -120,7 +98,18 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=20)
     parser.add_argument("--duration", type=float, default=8.0)
     args = parser.parse_args()
-    process, url = start_emulator(args.duration)
+    with emulator_process(
+        "--api-key", KEY, "--job-duration", str(args.duration), "--credits", "1000000"
+    ) as url:
+        results = measure(url, args.jobs)
+    print(f"{args.jobs} concurrent jobs of {args.duration:.0f} s each, emulator over loopback")
+    print(f"{'':20s}{'ours':>10s}{'stock':>10s}{'ours/stock':>12s}")
+    for metric in results["ours"]:
+        a, b = results["ours"][metric], results["stock"][metric]
+        print(f"{metric:20s}{a:10.2f}{b:10.2f}{a / b if b else float('nan'):12.2f}")
+
+
+def measure(url: str, jobs: int) -> dict[str, dict[str, float]]:
     host = urlparse(url)
     os.environ["AIRFLOW_CONN_APIFRAME_DEFAULT"] = f"apiframe://:{KEY}@{host.hostname}:{host.port}"
     os.environ["AIRFLOW_CONN_APIFRAME_HTTP"] = json.dumps(
@@ -131,16 +120,7 @@ def main() -> None:
 
     import airflow_provider_apiframe.triggers.apiframe  # noqa: F401
 
-    try:
-        results = {"ours": run("ours", ours, url, args.jobs), "stock": run("stock", stock, url, args.jobs)}
-    finally:
-        process.terminate()
-        process.wait()
-    print(f"{args.jobs} concurrent jobs of {args.duration:.0f} s each, emulator over loopback")
-    print(f"{'':20s}{'ours':>10s}{'stock':>10s}{'ours/stock':>12s}")
-    for metric in results["ours"]:
-        a, b = results["ours"][metric], results["stock"][metric]
-        print(f"{metric:20s}{a:10.2f}{b:10.2f}{a / b if b else float('nan'):12.2f}")
+    return {"ours": run("ours", ours, url, jobs), "stock": run("stock", stock, url, jobs)}
 
 
 if __name__ == "__main__":

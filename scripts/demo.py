@@ -13,42 +13,13 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
+from airflow_provider_apiframe.emulator import emulator_process
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_KEY = "afk_demo_emulator_key"
-
-
-@contextmanager
-def emulator(job_duration: float) -> Iterator[str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_apiframe.emulator",
-            "--port",
-            "0",
-            "--api-key",
-            DEMO_KEY,
-            "--job-duration",
-            str(job_duration),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = process.stdout.readline() if process.stdout else ""
-        if "listening on" not in line:
-            raise SystemExit(f"The emulator did not start: {line!r}")
-        url = line.rsplit(" ", 1)[-1].strip()
-        print(f"Emulator running at {url}", flush=True)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def airflow_env(home: Path, url: str, api_key: str, output: Path) -> dict[str, str]:
@@ -106,7 +77,8 @@ def main() -> None:
             if args.emulator_url:
                 run_dags(dags, args.emulator_url, args.api_key, output, home)
             else:
-                with emulator(args.job_duration) as url:
+                with emulator_process("--api-key", DEMO_KEY, "--job-duration", str(args.job_duration)) as url:
+                    print(f"Emulator running at {url}", flush=True)
                     run_dags(dags, url, args.api_key, output, home)
         except subprocess.CalledProcessError as err:
             raise SystemExit(err.returncode) from None

@@ -1,7 +1,8 @@
 """An emulator of apiframe's v2 image API (see the project's API contract), for tests and demos.
 
-Start one with ``EmulatorServer`` (a context manager), the pytest fixtures in
-``pytest_plugin``, or the ``apiframe-emulator`` command. Beyond the real API it offers:
+Start one with ``EmulatorServer`` (a context manager, in a thread), ``emulator_process`` (the
+command in a child process), the pytest fixtures in ``pytest_plugin``, or the ``apiframe-emulator``
+command. Beyond the real API it offers:
 
 - prompt markers: ``[fail]`` ends the job FAILED (credits refunded), ``[cancel]`` CANCELLED,
   ``[never]`` keeps it PROCESSING forever;
@@ -17,12 +18,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .config import EmulatorConfig
+from .process import emulator_process
 
 if TYPE_CHECKING:
     from .runner import EmulatorServer
     from .server import build_app
 
-__all__ = ["EmulatorConfig", "EmulatorServer", "build_app"]
+__all__ = ["EmulatorConfig", "EmulatorServer", "build_app", "emulator_process"]
 
 
 def __getattr__(name: str) -> Any:

@@ -7,6 +7,7 @@ import asyncio
 import signal
 
 from .config import DEFAULT_API_KEY, EmulatorConfig
+from .process import LISTENING
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,7 +72,7 @@ async def _serve(config: EmulatorConfig) -> None:
         loop.add_signal_handler(signum, stop.set)
     runner, url = await start_site(build_app(config), config.host, config.port)
     # Scripts wait for this exact line to learn the port; flush so a pipe gets it at once.
-    print(f"apiframe emulator listening on {url}", flush=True)
+    print(f"{LISTENING}{url}", flush=True)
     try:
         await stop.wait()
     finally:
