@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,11 @@ def task_instance_key(
 ) -> str:
     identity = [dag_id, run_id, task_id, map_index, model, prompt, dict(sorted(params.items()))]
     return _key(json.dumps(identity, separators=(",", ":"), ensure_ascii=False))
+
+
+def one_off_key() -> str:
+    """For a submit outside a task: still safe to resend after a dropped connection, never replayed later."""
+    return PREFIX + uuid.uuid4().hex
 
 
 def successor_key(key: str, failed_job_id: str) -> str:

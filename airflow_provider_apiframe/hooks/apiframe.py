@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import cached_property
@@ -20,7 +19,7 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeError,
     ApiframeJobFailedError,
 )
-from airflow_provider_apiframe.idempotency import successor_key
+from airflow_provider_apiframe.idempotency import one_off_key, successor_key
 from airflow_provider_apiframe.jobs import Job, SubmittedJob, parse_job, parse_submitted
 from airflow_provider_apiframe.models import get_model
 from airflow_provider_apiframe.polling import Event, JobWatch
@@ -119,7 +118,7 @@ class ApiframeHook(HttpHook):
         that ended FAILED or CANCELLED is followed by a new submit under the successor key.
         """
         body = get_model(model).request_body(prompt, params or {})
-        key = idempotency_key or f"airflow-apiframe-{uuid.uuid4()}"
+        key = idempotency_key or one_off_key()
         for _ in range(MAX_RESUBMISSIONS):
             accepted = self.submit(body, key)
             if not accepted.status.is_unsuccessful:
