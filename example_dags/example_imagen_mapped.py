@@ -28,6 +28,14 @@ with DAG(
     tags=["example", "apiframe"],
     params={"output_dir": os.environ.get("APIFRAME_OUTPUT_DIR", "apiframe_images")},
 ) as dag:
+
+    @task
+    def check_credits(prompts: list[str]) -> int:
+        """Fail the whole batch before its first submit when the balance cannot pay for all of it."""
+        from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
+
+        return ApiframeHook().ensure_credits("imagen-4", len(prompts))
+
     generate = ImagenGenerateOperator.partial(
         task_id="generate",
         aspect_ratio="1:1",
@@ -44,4 +52,5 @@ with DAG(
         print("Saved images:", *paths, sep="\n  ")
         return paths
 
+    check_credits(PROMPTS) >> generate
     save_images(generate.output, "{{ params.output_dir }}")

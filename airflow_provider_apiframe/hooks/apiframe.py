@@ -17,7 +17,9 @@ from airflow_provider_apiframe.connection import UI_FIELD_BEHAVIOUR
 from airflow_provider_apiframe.exceptions import (
     ApiframeConfigurationError,
     ApiframeError,
+    ApiframeInsufficientCreditsError,
     ApiframeJobFailedError,
+    ApiframeUnexpectedResponseError,
 )
 from airflow_provider_apiframe.idempotency import one_off_key, successor_key
 from airflow_provider_apiframe.jobs import Job, SubmittedJob, parse_job, parse_submitted
@@ -148,6 +150,28 @@ class ApiframeHook(HttpHook):
         if not isinstance(answer, dict):
             raise ApiframeError(f"/v2/me answered with {type(answer).__name__}, not an object")
         return answer
+
+    def ensure_credits(self, model: str, images: int) -> int:
+        """
+        Check with ``GET /v2/me`` that the team can pay for ``images`` generations, before the first submit.
+
+        Returns the balance. Raises ``ApiframeInsufficientCreditsError`` with both numbers when it falls
+        short, so a batch fails whole and at once instead of after paying for part of it.
+        """
+        cost = get_model(model).credit_cost
+        if cost is None:
+            raise ApiframeConfigurationError(f"The price of {model} is not known; no credit check possible")
+        team = self.get_account().get("team")
+        balance = team.get("credits") if isinstance(team, dict) else None
+        if not isinstance(balance, int):
+            raise ApiframeUnexpectedResponseError(f"/v2/me did not report the team's credits: {team!r}")
+        if balance < cost * images:
+            raise ApiframeInsufficientCreditsError(
+                f"Not enough credits for {images} {model} image(s)",
+                credits_required=cost * images,
+                credits_available=balance,
+            )
+        return balance
 
     def download_images(self, urls: Sequence[str], directory: str | os.PathLike[str]) -> list[str]:
         """

@@ -242,3 +242,13 @@ def test_submit_that_times_out_is_resent_and_still_pays_once(emulator, monkeypat
     stats = emulator.stats()
     assert stats["submits"] == 2 and stats["jobs_created"] == 1
     assert ApiframeHook().submit_generation("imagen-4", "koi", {}, idempotency_key="slow") == job_id
+
+
+def test_credit_check_for_a_batch_spends_nothing(apiframe_emulator_factory, monkeypatch):
+    server = apiframe_emulator_factory(api_keys=(TEST_KEY,), credits=20)
+    monkeypatch.setenv("AIRFLOW_CONN_APIFRAME_DEFAULT", connection_uri(server.url))
+    assert ApiframeHook().ensure_credits("imagen-4", 2) == 20
+    with pytest.raises(ApiframeInsufficientCreditsError) as info:
+        ApiframeHook().ensure_credits("imagen-4", 3)
+    assert (info.value.credits_required, info.value.credits_available) == (21, 20)
+    assert server.stats()["submits"] == 0 and server.stats()["credits_balance"] == 20
