@@ -29,6 +29,7 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeUnexpectedResponseError,
     ApiframeValidationError,
 )
+from airflow_provider_apiframe.pacing import Pacer, shared_pacer
 
 if TYPE_CHECKING:
     import aiohttp
@@ -54,22 +55,38 @@ class ClientSettings:
     api_key: str = field(repr=False)
     timeout: float = 60.0
     max_retries: int = 5
+    # The API's budget per key (*assumed* 500/min); 0 turns pacing off.
+    rate_limit_per_minute: int = 500
 
     # Connection-extra keys that configure the client rather than being sent as HTTP headers.
-    EXTRA_KEYS = ("timeout", "max_retries")
+    EXTRA_KEYS = ("timeout", "max_retries", "rate_limit_per_minute")
 
     @classmethod
     def from_connection_extra(cls, base_url: str, api_key: str, extra: Mapping[str, Any]) -> ClientSettings:
         try:
             timeout = float(extra.get("timeout", cls.timeout))
             max_retries = int(extra.get("max_retries", cls.max_retries))
+            rate_limit = int(extra.get("rate_limit_per_minute", cls.rate_limit_per_minute))
         except (TypeError, ValueError) as err:
             raise ApiframeConfigurationError(
-                f"The connection's extra has an invalid timeout or max_retries: {err}"
+                f"The connection's extra has an invalid timeout, max_retries or rate_limit_per_minute: {err}"
             ) from None
-        if timeout <= 0 or max_retries < 0:
-            raise ApiframeConfigurationError("The connection's timeout must be > 0 and max_retries >= 0")
-        return cls(base_url=base_url.rstrip("/"), api_key=api_key, timeout=timeout, max_retries=max_retries)
+        if timeout <= 0 or max_retries < 0 or rate_limit < 0:
+            raise ApiframeConfigurationError(
+                "The connection's timeout must be > 0, max_retries and rate_limit_per_minute >= 0"
+            )
+        return cls(
+            base_url=base_url.rstrip("/"),
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            rate_limit_per_minute=rate_limit,
+        )
+
+    def pacer(self) -> Pacer | None:
+        if not self.rate_limit_per_minute:
+            return None
+        return shared_pacer(self.base_url, self.api_key, self.rate_limit_per_minute)
 
 
 @dataclass(frozen=True)
@@ -232,6 +249,7 @@ class SyncTransport:
     def __init__(self, settings: ClientSettings, session: requests.Session) -> None:
         self.settings = settings
         self.session = session
+        self.pacer = settings.pacer()
 
     def send(self, request: ApiRequest) -> Any:
         attempt = 0
@@ -249,6 +267,8 @@ class SyncTransport:
     def _send_once(self, request: ApiRequest) -> RawResponse:
         import requests
 
+        if self.pacer is not None and request.authenticated:
+            time.sleep(self.pacer.reserve(time.monotonic()))
         try:
             response = self.session.request(
                 request.method,
@@ -267,6 +287,7 @@ class AsyncTransport:
 
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
+        self.pacer = settings.pacer()
         self._session: aiohttp.ClientSession | None = None
 
     async def send(self, request: ApiRequest) -> Any:
@@ -292,6 +313,8 @@ class AsyncTransport:
 
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.timeout))
+        if self.pacer is not None and request.authenticated:
+            await asyncio.sleep(self.pacer.reserve(time.monotonic()))
         try:
             async with self._session.request(
                 request.method,
