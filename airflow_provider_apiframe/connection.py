@@ -10,6 +10,6 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "placeholders": {
         "host": "https://api.apiframe.ai (the default when empty)",
         "password": "afk_...",
-        "extra": '{"timeout": 60, "max_retries": 5}',
+        "extra": '{"timeout": 60, "max_retries": 5, "rate_limit_per_minute": 500}',
     },
 }
