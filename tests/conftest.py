@@ -14,6 +14,16 @@ pytest_plugins = ["airflow_provider_apiframe.emulator.pytest_plugin"]
 TEST_KEY = "afk_test_suite_secret_3b9d"
 
 
+def _resumes_from_task_state() -> bool:
+    from airflow.providers.common.compat.sdk import ResumableJobMixin
+
+    # Airflow 3.3+ hands out the SDK's mixin; older versions a stand-in that resubmits on every try.
+    return ResumableJobMixin.__module__.startswith("airflow.sdk")
+
+
+RESUMES_FROM_TASK_STATE = _resumes_from_task_state()
+
+
 @pytest.fixture
 def emulator(apiframe_emulator_factory):
     """A running emulator that knows TEST_KEY and finishes jobs in 0.3 s."""

@@ -15,16 +15,9 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_apiframe.emulator import EmulatorConfig, EmulatorServer
-from tests.conftest import TEST_KEY, connection_uri
+from tests.conftest import RESUMES_FROM_TASK_STATE, TEST_KEY, connection_uri
 
 HERE = Path(__file__).resolve().parent
-RESUMES_FROM_TASK_STATE = ImportError
-try:
-    from airflow.sdk import ResumableJobMixin  # noqa: F401
-
-    RESUMES_FROM_TASK_STATE = None
-except ImportError:
-    pass
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +128,7 @@ def test_retry_after_a_crash_reuses_the_job_already_paid_for(airflow_home):
     assert result["tasks"]["generate"] == {"state": "success", "try_number": 2}
     assert result["tasks"]["check"]["state"] == "success"
     assert stats["jobs_created"] == 1 and stats["credits_charged"] == 7
-    if RESUMES_FROM_TASK_STATE is None:
+    if RESUMES_FROM_TASK_STATE:
         assert stats["submits"] == 1  # Airflow 3.3+: the retry read the job id back, sent no submit
     else:
         assert stats["idempotent_replays"] == 1  # older Airflow: resubmitted, the key gave the same job

@@ -16,6 +16,7 @@ from airflow.providers.common.compat.sdk import TaskDeferred
 from airflow_provider_apiframe.exceptions import ApiframeJobFailedError, ApiframeValidationError
 from airflow_provider_apiframe.operators.imagen import ImagenGenerateOperator
 from airflow_provider_apiframe.triggers.apiframe import ApiframeJobTrigger
+from tests.conftest import RESUMES_FROM_TASK_STATE
 
 
 @dataclass
@@ -138,7 +139,7 @@ class StateStore(dict):
 
 
 needs_task_state_store = pytest.mark.skipif(
-    not ImagenGenerateOperator.__mro__[1].__module__.startswith("airflow.sdk"),
+    not RESUMES_FROM_TASK_STATE,
     reason="ResumableJobMixin reconnects on Airflow 3.3+ only; older versions rely on the idempotency key",
 )
 

@@ -1,7 +1,6 @@
 """
-A triggerer killed while it polls a job, then started again, with Airflow's scheduler and triggerer as
-separate processes: the new triggerer resumes the serialized trigger, the task completes, the images
-reach the downstream task, and only one job was ever submitted.
+Airflow processes killed while a job runs, with the scheduler, triggerer and workers as separate
+processes on a real metadata database: the task completes and only one job is ever paid for.
 """
 
 from __future__ import annotations
@@ -11,27 +10,28 @@ import time
 from pathlib import Path
 
 from airflow_provider_apiframe.emulator import EmulatorConfig, EmulatorServer
-from tests.conftest import TEST_KEY, connection_uri
+from tests.conftest import RESUMES_FROM_TASK_STATE, TEST_KEY, connection_uri
 from tests.dags.airflow_cluster import AirflowCluster
 
 HERE = Path(__file__).resolve().parent
 DAG_ID = "apiframe_restart"
 
 
-def run_state(cluster: AirflowCluster) -> str | None:
-    rows = cluster.query("select state from dag_run where dag_id = ?", DAG_ID)
+def run_state(cluster: AirflowCluster, dag_id: str = DAG_ID) -> str | None:
+    rows = cluster.query("select state from dag_run where dag_id = ?", dag_id)
     state = rows[0][0] if rows else None
     return state if state in ("success", "failed") else None
 
 
 def test_the_task_survives_a_triggerer_restart(tmp_path):
+    """The new triggerer resumes the serialized trigger and the images reach the downstream task."""
     result = tmp_path / "urls.json"
     with EmulatorServer(EmulatorConfig(api_keys=(TEST_KEY,), job_duration=20.0)) as server:
         env = {
             "AIRFLOW_CONN_APIFRAME_DEFAULT": connection_uri(server.url),
             "APIFRAME_RESTART_RESULT": str(result),
         }
-        with AirflowCluster(tmp_path / "home", HERE / "restart_dags", env) as cluster:
+        with AirflowCluster(tmp_path / "home", HERE / "death_dags", env) as cluster:
             cluster.wait_for(
                 "the DAG to be parsed", lambda: cluster.query("select 1 from dag where dag_id = ?", DAG_ID)
             )
@@ -58,3 +58,25 @@ def test_the_task_survives_a_triggerer_restart(tmp_path):
     for path in (tmp_path / "home").rglob("*"):
         if path.is_file():
             assert TEST_KEY.encode() not in path.read_bytes(), path
+
+
+def test_a_killed_worker_is_retried_on_the_job_already_paid_for(tmp_path):
+    dag_id = "apiframe_worker_killed"
+    with EmulatorServer(EmulatorConfig(api_keys=(TEST_KEY,), job_duration=4.0)) as server:
+        env = {"AIRFLOW_CONN_APIFRAME_DEFAULT": connection_uri(server.url)}
+        with AirflowCluster(tmp_path / "home", HERE / "death_dags", env) as cluster:
+            cluster.wait_for(
+                "the DAG to be parsed", lambda: cluster.query("select 1 from dag where dag_id = ?", dag_id)
+            )
+            cluster.cli("dags", "trigger", dag_id)
+            state = cluster.wait_for("the DAG run to end", lambda: run_state(cluster, dag_id), timeout=300)
+            [(task_state, try_number)] = cluster.query(
+                "select state, try_number from task_instance where dag_id = ?", dag_id
+            )
+            stats = server.stats()
+    assert (state, task_state, try_number) == ("success", "success", 2)
+    assert stats["jobs_created"] == 1 and stats["credits_charged"] == 7
+    if RESUMES_FROM_TASK_STATE:
+        assert stats["submits"] == 1  # the retry read the job id from the task state store
+    else:
+        assert stats["submits"] == 2 and stats["idempotent_replays"] == 1

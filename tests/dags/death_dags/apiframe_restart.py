@@ -1,0 +1,42 @@
+"""DAGs for tests/dags/test_process_deaths.py: a triggerer or a worker dies while a job runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from datetime import datetime, timedelta
+
+from airflow.providers.common.compat.sdk import DAG, task
+
+from airflow_provider_apiframe.operators.imagen import ImagenGenerateOperator
+
+with DAG(dag_id="apiframe_restart", start_date=datetime(2026, 1, 1), schedule=None, catchup=False):
+    generate = ImagenGenerateOperator(task_id="generate", prompt="koi through a restart", poll_interval=1.0)
+
+    @task
+    def record(urls: list[str]) -> None:
+        with open(os.environ["APIFRAME_RESTART_RESULT"], "w") as handle:
+            json.dump(urls, handle)
+
+    record(generate.output)
+
+
+class KilledOnFirstTry(ImagenGenerateOperator):
+    """The first try's process is killed outright (SIGKILL) while it waits for the job it submitted."""
+
+    def poll_until_complete(self, external_id: object, context: object) -> list[str]:
+        if context["ti"].try_number == 1:  # type: ignore[index]
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().poll_until_complete(external_id, context)  # type: ignore[arg-type]
+
+
+with DAG(dag_id="apiframe_worker_killed", start_date=datetime(2026, 1, 1), schedule=None, catchup=False):
+    KilledOnFirstTry(
+        task_id="generate",
+        prompt="koi through a killed worker",
+        deferrable=False,
+        poll_interval=1.0,
+        retries=1,
+        retry_delay=timedelta(seconds=0),
+    )
