@@ -24,6 +24,13 @@ def _resumes_from_task_state() -> bool:
 RESUMES_FROM_TASK_STATE = _resumes_from_task_state()
 
 
+def assert_key_in_no_file(airflow_home) -> None:
+    """Task logs, the metadata database (XCom, rendered templates, errors) and the config alike."""
+    for path in airflow_home.rglob("*"):
+        if path.is_file():
+            assert TEST_KEY.encode() not in path.read_bytes(), path
+
+
 @pytest.fixture
 def emulator(apiframe_emulator_factory):
     """A running emulator that knows TEST_KEY and finishes jobs in 0.3 s."""

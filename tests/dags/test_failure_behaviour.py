@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_apiframe.emulator import EmulatorConfig, EmulatorServer
-from tests.conftest import RESUMES_FROM_TASK_STATE, TEST_KEY, connection_uri
+from tests.conftest import RESUMES_FROM_TASK_STATE, TEST_KEY, assert_key_in_no_file, connection_uri
 
 HERE = Path(__file__).resolve().parent
 
@@ -27,10 +27,7 @@ def airflow_home(tmp_path_factory):
     airflow = Path(sys.executable).parent / "airflow"
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
     yield home
-    # The key must not have reached the metadata database (XCom, rendered fields) nor any log.
-    for path in home.rglob("*"):
-        if path.is_file():
-            assert TEST_KEY.encode() not in path.read_bytes(), path
+    assert_key_in_no_file(home)
 
 
 def run_dag(home, dag_id, server, key=TEST_KEY):

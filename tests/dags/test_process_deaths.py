@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from airflow_provider_apiframe.emulator import EmulatorConfig, EmulatorServer
-from tests.conftest import RESUMES_FROM_TASK_STATE, TEST_KEY, connection_uri
+from tests.conftest import RESUMES_FROM_TASK_STATE, TEST_KEY, assert_key_in_no_file, connection_uri
 from tests.dags.airflow_cluster import AirflowCluster
 
 HERE = Path(__file__).resolve().parent
@@ -55,9 +55,7 @@ def test_the_task_survives_a_triggerer_restart(tmp_path):
     assert len(urls) == 1 and urls[0].startswith(server.url)
     task_logs = [path for path in (tmp_path / "home" / "logs").rglob("*") if path.is_file()]
     assert task_logs
-    for path in (tmp_path / "home").rglob("*"):
-        if path.is_file():
-            assert TEST_KEY.encode() not in path.read_bytes(), path
+    assert_key_in_no_file(tmp_path / "home")
 
 
 def test_a_killed_worker_is_retried_on_the_job_already_paid_for(tmp_path):
@@ -76,6 +74,7 @@ def test_a_killed_worker_is_retried_on_the_job_already_paid_for(tmp_path):
             stats = server.stats()
     assert (state, task_state, try_number) == ("success", "success", 2)
     assert stats["jobs_created"] == 1 and stats["credits_charged"] == 7
+    assert_key_in_no_file(tmp_path / "home")
     if RESUMES_FROM_TASK_STATE:
         assert stats["submits"] == 1  # the retry read the job id from the task state store
     else:
