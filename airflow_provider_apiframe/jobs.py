@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -53,6 +54,16 @@ class Job:
     credit_cost: int | None = None
     images: list[str] = field(default_factory=list)
     expired: bool = False
+    # Epoch seconds on the API's clock; None when absent or unreadable.
+    created_at: float | None = None
+    completed_at: float | None = None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from creation to end, as the API measured them."""
+        if self.created_at is None or self.completed_at is None:
+            return None
+        return self.completed_at - self.created_at
 
 
 def parse_submitted(body: Any) -> SubmittedJob:
@@ -80,7 +91,25 @@ def parse_job(body: Any) -> Job:
         credit_cost=cost if isinstance(cost, int) else None,
         images=_image_urls(data.get("result")),
         expired=data.get("expired") is True,
+        created_at=parse_timestamp(data.get("createdAt")),
+        completed_at=parse_timestamp(data.get("completedAt")),
     )
+
+
+def parse_timestamp(value: Any) -> float | None:
+    """ISO 8601 (the spec's date-time) or, defensively, epoch seconds or milliseconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value) / 1000 if value > 1e11 else float(value)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        # The spec's timestamps are UTC; one without an offset is read as UTC too.
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def parse_status(value: Any) -> JobStatus:

@@ -1,47 +1,93 @@
 """
-Keeping a process under the API's request rate, so that many tasks polling at once meet no 429 storm.
+Keeping a process under the API's request rate: a steady pace with a small burst, shared by every client
+of one host and key in the process, that slows down when the API answers 429 and recovers after.
 
-apiframe counts submits and polls alike against one budget per key (500 a minute, *assumed*, a
-connection setting). Every hook and trigger of a process that uses the same host and key shares one
-``Pacer``: a triggerer that polls hundreds of jobs spreads its requests instead of bursting past the
-limit. Separate processes (workers, several triggerers) each get the whole budget: set the setting
-lower when they share a key.
+apiframe counts submits, polls and list requests alike against one budget per key (500 a minute,
+*assumed*, a connection setting). A sliding-window budget lets a whole minute's requests through in a
+burst and then holds every request for the rest of the minute; a steady pace (the generic cell rate
+algorithm, GCRA) spreads them instead, and no request waits longer than the rate really requires.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
-from collections import deque
 
-WINDOW_SECONDS = 60.0
+# Slow down to half the rate on each 429, to at most this many times the nominal interval.
+SLOWEST = 16.0
+# Every this many seconds without a 429, step the pace back toward nominal.
+RECOVERY_PERIOD = 10.0
+RECOVERY_STEP = 0.75
+
+
+def default_burst(limit_per_minute: int) -> int:
+    """A few requests may go at once (a trigger's first poll, a submit); a small share of the budget."""
+    return max(1, min(10, limit_per_minute // 20))
 
 
 class Pacer:
-    """A sliding window like the server's: at most ``limit`` sends in any ``window`` seconds."""
+    """
+    Book each send at a steady interval, allowing ``burst`` sends at once after a quiet spell.
 
-    def __init__(self, limit: int, window: float = WINDOW_SECONDS) -> None:
-        self.limit = limit
-        self.window = window
-        self._sends: deque[float] = deque()
+    With ``burst`` b and interval 60 / (limit - b), no 60-second window, wherever it starts, holds more
+    than ``limit`` sends, so a server counting a sliding minute never refuses a paced client.
+    """
+
+    def __init__(self, limit_per_minute: int, burst: int | None = None) -> None:
+        if limit_per_minute < 2:
+            raise ValueError("a paced budget needs at least 2 requests a minute")
+        self.limit = limit_per_minute
+        self.burst = min(burst or default_burst(limit_per_minute), limit_per_minute - 1)
+        self.nominal_interval = 60.0 / (limit_per_minute - self.burst)
+        self.interval = self.nominal_interval
+        # GCRA's theoretical arrival time: when the next send would be due at the steady pace.
+        self._due = -math.inf
+        self._slowed_at = -math.inf
         self._lock = threading.Lock()
 
     def reserve(self, now: float) -> float:
-        """Book the next send; return how long to wait before making it."""
+        """Book the next send; return how long to wait (seconds, 0 if it may go now) before making it."""
         with self._lock:
-            while self._sends and self._sends[0] <= now - self.window:
-                self._sends.popleft()
-            at = now if len(self._sends) < self.limit else self._sends[-self.limit] + self.window
-            self._sends.append(at)
-            return at - now
+            self._recover(now)
+            due = max(self._due, now)
+            send_at = max(now, due - (self.burst - 1) * self.interval)
+            self._due = due + self.interval
+            return send_at - now
+
+    def rate_limited(self, now: float, retry_after: float | None, sent_at: float) -> None:
+        """The API answered 429 to a send made at ``sent_at``: halve the pace and hold sends as it asked."""
+        with self._lock:
+            # 429s to sends booked before the last slowdown say nothing new about the slower pace.
+            if sent_at > self._slowed_at:
+                self.interval = min(self.interval * 2, self.nominal_interval * SLOWEST)
+                self._slowed_at = now
+            if retry_after:
+                self._due = max(self._due, now + retry_after + (self.burst - 1) * self.interval)
+
+    @property
+    def rate_per_minute(self) -> float:
+        return 60.0 / self.interval
+
+    def _recover(self, now: float) -> None:
+        if self.interval <= self.nominal_interval:
+            return
+        periods = math.floor((now - self._slowed_at) / RECOVERY_PERIOD)
+        if periods > 0:
+            self.interval = max(self.nominal_interval, self.interval * RECOVERY_STEP**periods)
+            self._slowed_at += periods * RECOVERY_PERIOD
 
 
 _pacers: dict[tuple[str, str, int], Pacer] = {}
 _pacers_lock = threading.Lock()
 
 
-def shared_pacer(base_url: str, api_key: str, limit: int) -> Pacer:
+def budget_name(base_url: str, api_key: str) -> tuple[str, str]:
     # The key's digest, not the key, names the budget: nothing here should hold a secret longer.
-    name = (base_url, hashlib.sha256(api_key.encode()).hexdigest()[:16], limit)
+    return base_url, hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
+def shared_pacer(base_url: str, api_key: str, limit: int) -> Pacer:
+    name = (*budget_name(base_url, api_key), limit)
     with _pacers_lock:
         return _pacers.setdefault(name, Pacer(limit))

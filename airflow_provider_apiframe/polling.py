@@ -9,6 +9,7 @@ error the user sees, whichever path produced it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,12 +21,22 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeNotFoundError,
     ApiframeTransientError,
 )
+from airflow_provider_apiframe.job_history import history_for, quantile
 from airflow_provider_apiframe.jobs import Job, JobStatus
 
-# Never poll faster than this, however close the job seems to be to the end.
-MIN_POLL_INTERVAL = 0.5
+# Never poll one job faster than this, however close it seems to be to the end.
+MIN_POLL_GAP = 0.5
 # Imagen takes seconds, not milliseconds: a poll right after the submit only ever sees QUEUED.
 FIRST_POLL_AFTER = 2.0
+# Detection delay not worth another request: where the likely end is known this closely, one poll.
+MIN_TOLERANCE = 0.8
+# Polls are placed so that at most this share of the likely ends comes a tolerance or more before one.
+EARLY_SHARE = 0.05
+# A job that ran past its predicted end is next polled after this share of its age, growing with
+# every further miss: a stalled job is polled ever more slowly, never faster and faster.
+MISS_SHARE = 0.1
+MISS_GROWTH = 1.5
+SIGHTINGS_KEPT = 32
 
 Event = dict[str, Any]
 
@@ -40,36 +51,47 @@ class Log(Protocol):
 
 @dataclass(frozen=True)
 class Sighting:
-    """A job's progress (1-99) as seen by a poll at ``at`` (epoch seconds)."""
+    """A running job's progress (0-99) as seen by a poll at ``at`` (epoch seconds)."""
 
     at: float
     progress: int
 
 
-def next_poll_delay(
-    latest: Sighting | None, earlier: Sighting | None, submitted_at: float, poll_interval: float
-) -> float:
+def pace_delay(sightings: Sequence[Sighting], created_at: float) -> float | None:
     """
-    Seconds until the next poll: when the job's pace says it will be done, within bounds.
+    Seconds until the job ends if it keeps the pace its progress showed so far; None without a pace.
 
-    The pace comes from the last two sightings of a running job, or from the latest one and the submit
-    time when there is only one. Polling when the job should end (and not on a fixed grid) sees it end
-    sooner with no more requests. Without progress to go on (queued, or an API that does not report it),
-    the poll interval is the fallback.
+    The pace is the average over every sighting, not the last step: a job whose progress creeps, stalls
+    or jumps is not taken to be about to end on its latest reading alone.
     """
-    if latest is None:
-        return poll_interval
-    if earlier is not None and latest.progress > earlier.progress and latest.at > earlier.at:
-        pace = (latest.progress - earlier.progress) / (latest.at - earlier.at)
-    elif latest.at > submitted_at:
-        pace = latest.progress / (latest.at - submitted_at)
+    if not sightings:
+        return None
+    latest = sightings[-1]
+    first = sightings[0]
+    if latest.progress > first.progress and latest.at > first.at:
+        pace = (latest.progress - first.progress) / (latest.at - first.at)
+    elif latest.progress > 0 and latest.at > created_at:
+        pace = latest.progress / (latest.at - created_at)
     else:
-        return poll_interval
-    return min(poll_interval, max(MIN_POLL_INTERVAL, (100 - latest.progress) / pace))
+        return None
+    return (100 - latest.progress) / pace
+
+
+def estimate_delay(estimate: Sequence[tuple[float, float]], age: float) -> float:
+    """
+    When to poll a job ``age`` seconds old whose end age is distributed as ``estimate``.
+
+    The tolerated detection delay grows with the spread of the estimate (a well-known end is polled
+    right after it; a vague one less often), and the poll comes a tolerance after the earliest likely
+    end, or at the latest likely end if that is sooner.
+    """
+    earliest, latest = quantile(estimate, EARLY_SHARE), quantile(estimate, 1 - EARLY_SHARE)
+    tolerance = max(MIN_TOLERANCE, 0.25 * (latest - earliest))
+    return min(earliest + tolerance, latest) - age
 
 
 class JobWatch:
-    """The state of one wait: the last status seen, the deadline, and what the latest poll means."""
+    """The state of one wait: the last status seen, the deadline, and when the next poll is worth it."""
 
     def __init__(
         self,
@@ -79,33 +101,44 @@ class JobWatch:
         deadline: float,
         submitted_at: float,
         log: Log,
+        model: str | None = None,
     ) -> None:
         self.job_id = job_id
         self.poll_interval = poll_interval
         self.deadline = deadline
         self.submitted_at = submitted_at
         self.log = log
+        self.model = model
+        # The API's createdAt once a poll has shown it; the submit time until then.
+        self.created_at = submitted_at
         self.last_status: JobStatus | None = None
-        self.latest: Sighting | None = None
-        self.earlier: Sighting | None = None
+        self.progress: int | None = None
+        self.sightings: list[Sighting] = []
+        self.polls = 0
+        self.misses = 0
+        self._predicted_end: float | None = None
 
     def first_delay(self, now: float) -> float:
         """A fresh job is not worth asking about at once; a trigger resumed after a restart is."""
-        return max(0.0, self.submitted_at + min(FIRST_POLL_AFTER, self.poll_interval) - now)
+        return max(0.0, min(self._next_delay(now), self.deadline - now))
 
     def after_poll(self, outcome: Job | ApiframeError, now: float) -> Event | float:
         """The event that ends the wait, or how many seconds to sleep before the next poll."""
+        self.polls += 1
         if isinstance(outcome, ApiframeError):
             if not isinstance(outcome, ApiframeTransientError):
                 return error_event(self.job_id, _reason(outcome), str(outcome))
             self.log.warning("Polling job %s failed, will poll again: %s", self.job_id, outcome)
-        elif outcome.status != self.last_status:
-            self.last_status = outcome.status
-            self.log.info("Job %s is %s (progress %s)", self.job_id, outcome.status.value, outcome.progress)
+        else:
+            if outcome.status != self.last_status:
+                self.last_status = outcome.status
+                self.log.info(
+                    "Job %s is %s (progress %s)", self.job_id, outcome.status.value, outcome.progress
+                )
             if outcome.status.is_terminal:
+                self._learn(outcome)
                 return terminal_event(outcome)
-        if isinstance(outcome, Job) and outcome.progress is not None and 0 < outcome.progress < 100:
-            self.earlier, self.latest = self.latest, Sighting(now, outcome.progress)
+            self._see(outcome, now)
         if now >= self.deadline:
             return error_event(
                 self.job_id,
@@ -114,8 +147,44 @@ class JobWatch:
                 f"({self.deadline - self.submitted_at:.0f} s after submit); last status "
                 f"{self.last_status.value if self.last_status else 'unknown'}.",
             )
-        delay = next_poll_delay(self.latest, self.earlier, self.submitted_at, self.poll_interval)
-        return min(delay, self.deadline - now)
+        return min(max(MIN_POLL_GAP, self._next_delay(now)), self.deadline - now)
+
+    def _see(self, job: Job, now: float) -> None:
+        if job.created_at is not None:
+            self.created_at = job.created_at
+        self.model = job.model or self.model
+        if self._predicted_end is not None and now >= self._predicted_end:
+            self.misses += 1
+        self.progress = job.progress if job.progress is not None and 0 <= job.progress < 100 else None
+        if self.progress is not None:
+            self.sightings = [*self.sightings[-(SIGHTINGS_KEPT - 1) :], Sighting(now, self.progress)]
+
+    def _learn(self, job: Job) -> None:
+        duration = job.duration
+        if duration is not None and job.status is JobStatus.COMPLETED:
+            created = job.created_at if job.created_at is not None else self.created_at
+            history_for(job.model or self.model).record(
+                duration, [(s.at - created, s.progress) for s in self.sightings]
+            )
+
+    def _next_delay(self, now: float) -> float:
+        age = now - self.created_at
+        estimate = history_for(self.model).end_estimate(age, self.progress)
+        self._predicted_end = None
+        if estimate:
+            # The estimate already knows the job outlived every earlier poll: no miss to count. Nor is
+            # it held to poll_interval: that bounds the wait where nothing predicts the end.
+            return estimate_delay(estimate, age)
+        if self.polls == 0:
+            delay = FIRST_POLL_AFTER - age
+        else:
+            remaining = pace_delay(self.sightings, self.created_at)
+            if remaining is not None:
+                self._predicted_end = now + remaining
+            delay = remaining if remaining is not None else 0.5 * age
+            if self.misses:
+                delay = max(delay, MISS_SHARE * age * MISS_GROWTH ** (self.misses - 1))
+        return min(self.poll_interval, delay)
 
 
 def terminal_event(job: Job) -> Event:

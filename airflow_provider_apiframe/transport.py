@@ -38,12 +38,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 USER_AGENT = "airflow-provider-apiframe"
-# Full-jitter backoff as the vendor's SDK does it, with more retries: a task that gives up on a 503
-# burst costs the user an Airflow retry, a few more seconds here cost nothing.
+# Full-jitter backoff as the vendor's SDK does it, but bounded by time rather than by count: a task
+# that gives up on a burst of 503s costs the user an Airflow retry, riding it out here costs nothing.
 BACKOFF_BASE = 0.25
 BACKOFF_CAP = 8.0
-# A Retry-After beyond this is treated as an outage rather than waited out inside one request.
-RETRY_AFTER_CAP = 120.0
 BODY_EXCERPT = 200
 
 
@@ -54,31 +52,41 @@ class ClientSettings:
     base_url: str
     api_key: str = field(repr=False)
     timeout: float = 60.0
-    max_retries: int = 5
+    # How long one request rides out transient failures (5xx, 429, drops, timeouts) before giving up.
+    retry_timeout: float = 300.0
+    # An optional cap on the number of resends within that time; None: as many as the time allows.
+    max_retries: int | None = None
     # The API's budget per key (*assumed* 500/min); 0 turns pacing off.
     rate_limit_per_minute: int = 500
 
     # Connection-extra keys that configure the client rather than being sent as HTTP headers.
-    EXTRA_KEYS = ("timeout", "max_retries", "rate_limit_per_minute")
+    EXTRA_KEYS = ("timeout", "retry_timeout", "max_retries", "rate_limit_per_minute")
 
     @classmethod
     def from_connection_extra(cls, base_url: str, api_key: str, extra: Mapping[str, Any]) -> ClientSettings:
         try:
             timeout = float(extra.get("timeout", cls.timeout))
-            max_retries = int(extra.get("max_retries", cls.max_retries))
+            retry_timeout = float(extra.get("retry_timeout", cls.retry_timeout))
+            max_retries = None if extra.get("max_retries") is None else int(extra["max_retries"])
             rate_limit = int(extra.get("rate_limit_per_minute", cls.rate_limit_per_minute))
         except (TypeError, ValueError) as err:
             raise ApiframeConfigurationError(
-                f"The connection's extra has an invalid timeout, max_retries or rate_limit_per_minute: {err}"
+                "The connection's extra has an invalid timeout, retry_timeout, max_retries or "
+                f"rate_limit_per_minute: {err}"
             ) from None
-        if timeout <= 0 or max_retries < 0 or rate_limit < 0:
+        if timeout <= 0 or retry_timeout < 0 or (max_retries is not None and max_retries < 0):
             raise ApiframeConfigurationError(
-                "The connection's timeout must be > 0, max_retries and rate_limit_per_minute >= 0"
+                "The connection's timeout must be > 0, retry_timeout and max_retries >= 0"
+            )
+        if rate_limit < 0 or rate_limit == 1:
+            raise ApiframeConfigurationError(
+                "The connection's rate_limit_per_minute must be 0 (no pacing) or at least 2"
             )
         return cls(
             base_url=base_url.rstrip("/"),
             api_key=api_key,
             timeout=timeout,
+            retry_timeout=retry_timeout,
             max_retries=max_retries,
             rate_limit_per_minute=rate_limit,
         )
@@ -209,21 +217,24 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 def retry_delay(
-    settings: ClientSettings, request: ApiRequest, error: ApiframeError, attempt: int
+    settings: ClientSettings, request: ApiRequest, error: ApiframeError, attempt: int, elapsed: float
 ) -> float | None:
-    """Seconds to wait before resending after ``error`` on try number ``attempt`` (0-based), or None."""
-    if attempt >= settings.max_retries:
+    """
+    Seconds to wait before resending after ``error`` on try number ``attempt`` (0-based), ``elapsed``
+    seconds after the first try; None when the request must give up.
+    """
+    if settings.max_retries is not None and attempt >= settings.max_retries:
         return None
-    if isinstance(error, ApiframeRateLimitError):
-        if error.retry_after is None:
-            return backoff(attempt)
-        if error.retry_after > RETRY_AFTER_CAP:
-            return None
+    if isinstance(error, ApiframeRateLimitError) and error.retry_after is not None:
         # A little spread so that the tasks a 429 stopped together do not all come back together.
-        return error.retry_after + random.uniform(0, min(1.0, 0.1 * error.retry_after + 0.05))
-    if isinstance(error, ApiframeTransientError) and request.may_resend:
-        return backoff(attempt)
-    return None
+        delay = error.retry_after + random.uniform(0, min(1.0, 0.1 * error.retry_after + 0.05))
+    elif isinstance(error, ApiframeRateLimitError) or (
+        isinstance(error, ApiframeTransientError) and request.may_resend
+    ):
+        delay = backoff(attempt)
+    else:
+        return None
+    return delay if elapsed + delay <= settings.retry_timeout else None
 
 
 def backoff(attempt: int) -> float:
@@ -239,8 +250,30 @@ def transport_failure(
     )
 
 
-def _log_retry(error: ApiframeError, attempt: int, delay: float) -> None:
-    log.warning("%s; retry %d in %.2f s", error, attempt + 1, delay)
+class Attempts:
+    """The tries of one request so far: what decides whether, and when, to send it again."""
+
+    def __init__(self, settings: ClientSettings, request: ApiRequest) -> None:
+        self.settings = settings
+        self.request = request
+        self.count = 0
+        self.started = time.monotonic()
+
+    def delay_after(self, error: ApiframeError) -> float | None:
+        delay = retry_delay(self.settings, self.request, error, self.count, time.monotonic() - self.started)
+        if delay is not None:
+            log.warning("%s; retry %d in %.2f s", error, self.count + 1, delay)
+            self.count += 1
+        return delay
+
+
+def paced_interpret(
+    settings: ClientSettings, request: ApiRequest, response: RawResponse, pacer: Pacer | None, sent_at: float
+) -> Any:
+    """``interpret``, telling the process's pacer when the API says the key's budget is spent."""
+    if pacer is not None and response.status == 429:
+        pacer.rate_limited(time.monotonic(), parse_retry_after(response.headers), sent_at)
+    return interpret(settings, request, response)
 
 
 class SyncTransport:
@@ -252,23 +285,23 @@ class SyncTransport:
         self.pacer = settings.pacer()
 
     def send(self, request: ApiRequest) -> Any:
-        attempt = 0
+        attempts = Attempts(self.settings, request)
         while True:
             try:
-                return interpret(self.settings, request, self._send_once(request))
+                return self._send_once(request)
             except ApiframeError as error:
-                delay = retry_delay(self.settings, request, error, attempt)
+                delay = attempts.delay_after(error)
                 if delay is None:
                     raise
-                _log_retry(error, attempt, delay)
                 time.sleep(delay)
-                attempt += 1
 
-    def _send_once(self, request: ApiRequest) -> RawResponse:
+    def _send_once(self, request: ApiRequest) -> Any:
         import requests
 
-        if self.pacer is not None and request.authenticated:
-            time.sleep(self.pacer.reserve(time.monotonic()))
+        pacer = self.pacer if request.authenticated else None
+        if pacer is not None:
+            time.sleep(pacer.reserve(time.monotonic()))
+        sent_at = time.monotonic()
         try:
             response = self.session.request(
                 request.method,
@@ -277,9 +310,10 @@ class SyncTransport:
                 headers=build_headers(self.settings, request),
                 timeout=self.settings.timeout,
             )
-            return RawResponse(response.status_code, response.headers, response.content)
         except requests.RequestException as err:
             raise transport_failure(self.settings, request, err) from None
+        raw = RawResponse(response.status_code, response.headers, response.content)
+        return paced_interpret(self.settings, request, raw, pacer, sent_at)
 
 
 class AsyncTransport:
@@ -291,30 +325,30 @@ class AsyncTransport:
         self._session: aiohttp.ClientSession | None = None
 
     async def send(self, request: ApiRequest) -> Any:
-        attempt = 0
+        attempts = Attempts(self.settings, request)
         while True:
             try:
-                return interpret(self.settings, request, await self._send_once(request))
+                return await self._send_once(request)
             except ApiframeError as error:
-                delay = retry_delay(self.settings, request, error, attempt)
+                delay = attempts.delay_after(error)
                 if delay is None:
                     raise
-                _log_retry(error, attempt, delay)
                 await asyncio.sleep(delay)
-                attempt += 1
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
 
-    async def _send_once(self, request: ApiRequest) -> RawResponse:
+    async def _send_once(self, request: ApiRequest) -> Any:
         import aiohttp
 
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.timeout))
-        if self.pacer is not None and request.authenticated:
-            await asyncio.sleep(self.pacer.reserve(time.monotonic()))
+        pacer = self.pacer if request.authenticated else None
+        if pacer is not None:
+            await asyncio.sleep(pacer.reserve(time.monotonic()))
+        sent_at = time.monotonic()
         try:
             async with self._session.request(
                 request.method,
@@ -322,9 +356,10 @@ class AsyncTransport:
                 data=encode_body(request),
                 headers=build_headers(self.settings, request),
             ) as response:
-                return RawResponse(response.status, dict(response.headers), await response.read())
+                raw = RawResponse(response.status, dict(response.headers), await response.read())
         except (aiohttp.ClientError, TimeoutError) as err:
             raise transport_failure(self.settings, request, err) from None
+        return paced_interpret(self.settings, request, raw, pacer, sent_at)
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:

@@ -31,6 +31,16 @@ def assert_key_in_no_file(airflow_home) -> None:
             assert TEST_KEY.encode() not in path.read_bytes(), path
 
 
+@pytest.fixture(autouse=True)
+def fresh_job_history():
+    """Each test starts with a process that has learned nothing about any model's jobs."""
+    from airflow_provider_apiframe.job_history import forget_all
+
+    forget_all()
+    yield
+    forget_all()
+
+
 @pytest.fixture
 def emulator(apiframe_emulator_factory):
     """A running emulator that knows TEST_KEY and finishes jobs in 0.3 s."""

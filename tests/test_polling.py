@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import logging
 
 import pytest
@@ -12,53 +13,111 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeNotFoundError,
     ApiframeTransientError,
 )
+from airflow_provider_apiframe.job_history import history_for
 from airflow_provider_apiframe.jobs import Job, JobStatus
 from airflow_provider_apiframe.polling import (
-    MIN_POLL_INTERVAL,
     JobWatch,
     Sighting,
-    next_poll_delay,
+    pace_delay,
     result_from_event,
 )
 
 
-def watch(deadline=100.0):
-    return JobWatch("j", poll_interval=5.0, deadline=deadline, submitted_at=0.0, log=logging.getLogger("t"))
+def watch(deadline=100.0, model=None):
+    return JobWatch(
+        "j", poll_interval=5.0, deadline=deadline, submitted_at=0.0, log=logging.getLogger("t"), model=model
+    )
 
 
 def job(status, progress=None, **kw):
     return Job(id="j", status=JobStatus(status), progress=progress, **kw)
 
 
-def test_one_sighting_paces_the_job_from_its_submit():
-    # 50% after 2 s: about 2 s to go.
-    assert next_poll_delay(Sighting(12.0, 50), None, submitted_at=10.0, poll_interval=5.0) == pytest.approx(
-        2.0
-    )
+def test_pace_is_the_average_over_every_sighting_not_the_last_step():
+    # 20% -> 60% in 4 s is 10%/s: 4 s to go, although the last step alone (50 -> 60 in 0.5 s) says 2 s.
+    sightings = [Sighting(2.0, 20), Sighting(5.5, 50), Sighting(6.0, 60)]
+    assert pace_delay(sightings, created_at=0.0) == pytest.approx(4.0)
 
 
-def test_two_sightings_pace_the_job_from_each_other():
-    # 20% -> 60% in 2 s is 20%/s: 2 s to go, whatever the queue time before.
-    delay = next_poll_delay(Sighting(8.0, 60), Sighting(6.0, 20), submitted_at=0.0, poll_interval=5.0)
-    assert delay == pytest.approx(2.0)
+def test_one_sighting_paces_the_job_from_its_creation():
+    assert pace_delay([Sighting(12.0, 50)], created_at=10.0) == pytest.approx(2.0)
 
 
-def test_delay_is_bounded_both_ways():
-    assert next_poll_delay(Sighting(5.0, 1), None, submitted_at=0.0, poll_interval=5.0) == 5.0
-    assert next_poll_delay(Sighting(1.0, 99), None, submitted_at=0.0, poll_interval=5.0) == MIN_POLL_INTERVAL
+def test_no_pace_without_progress():
+    assert pace_delay([], created_at=0.0) is None
+    assert pace_delay([Sighting(3.0, 0)], created_at=0.0) is None
 
 
-def test_without_a_sighting_the_interval_is_used():
-    assert next_poll_delay(None, None, submitted_at=0.0, poll_interval=4.0) == 4.0
+def run_until_done(w, progress_at, ends_at, start=0.0):
+    """Drive a watch against a job whose progress is ``progress_at(t)``; return the poll times."""
+    polls, now = [], start + w.first_delay(start)
+    while True:
+        polls.append(now)
+        if now >= ends_at:
+            step = w.after_poll(
+                job("COMPLETED", 100, images=["u"], created_at=0.0, completed_at=ends_at), now
+            )
+            assert isinstance(step, dict)
+            return polls
+        step = w.after_poll(job("PROCESSING", progress_at(now), created_at=0.0), now)
+        assert isinstance(step, float)
+        now += step
+
+
+def test_a_stalled_job_is_polled_ever_more_slowly_never_faster_and_faster():
+    # Progress races to 99 in 2 s, then stalls for a minute.
+    polls = run_until_done(watch(deadline=1000.0), lambda t: min(99, int(50 * t)), ends_at=60.0)
+    gaps = [b - a for a, b in itertools.pairwise(polls)]
+    late = gaps[3:]
+    assert all(b >= a - 1e-9 for a, b in itertools.pairwise(late)), gaps
+    assert len(polls) <= 25  # not a poll every half second for a minute
+
+
+def test_front_loaded_progress_is_not_taken_at_its_word():
+    # 90% after a fifth of a 10 s job: a straight line would say "done in 0.2 s" over and over.
+    polls = run_until_done(watch(), lambda t: min(99, int(100 * (1 - (1 - t / 10) ** 10))), ends_at=10.0)
+    assert len(polls) <= 8
+    assert polls[-1] - 10.0 <= 4.0  # cold, with nothing learned: late by under half its length
+
+
+def learn(model, durations, shape=lambda share: int(99 * share)):
+    history = history_for(model)
+    for duration in durations:
+        sightings = [(duration * k / 10, shape(k / 10)) for k in range(1, 10)]
+        history.record(duration, sightings)
+
+
+def test_learned_durations_place_the_first_poll_without_progress():
+    learn("m", [8.0 + 0.1 * i for i in range(20)], shape=lambda share: 0)
+    w = watch(model="m")
+    first = w.first_delay(0.0)
+    # The shortest known jobs take 8 s: nothing to ask at 2 s; the first poll comes as they end.
+    assert 8.0 <= first <= 9.0
+
+
+def test_learned_shape_reads_stepped_progress():
+    # Jobs of 10 s whose progress jumps in quarters: "50" means somewhere in the middle half.
+    learn("steps", [10.0] * 20, shape=lambda share: 25 * int(4 * share))
+    w = watch(model="steps", deadline=1000.0)
+    polls = run_until_done(w, lambda t: 25 * int(4 * t / 10), ends_at=10.0)
+    assert len(polls) <= 3 and polls[-1] - 10.0 <= 1.0
+
+
+def test_history_is_per_model_and_learned_from_finished_jobs():
+    w = watch(model="a")
+    w.after_poll(job("PROCESSING", 50, created_at=0.0, model="a"), now=5.0)
+    w.after_poll(job("COMPLETED", 100, images=["u"], created_at=0.0, completed_at=10.0, model="a"), now=10.5)
+    assert history_for("a").known_durations == 1
+    assert history_for("b").known_durations == 0
 
 
 def test_queued_and_finished_progress_are_not_sightings():
     w = watch()
-    w.after_poll(job("QUEUED", 0), now=1.0)
-    assert w.latest is None
+    w.after_poll(job("QUEUED"), now=1.0)
+    assert w.sightings == []
     w.after_poll(job("PROCESSING", 40), now=2.0)
     w.after_poll(job("PROCESSING", 60), now=3.0)
-    assert (w.earlier, w.latest) == (Sighting(2.0, 40), Sighting(3.0, 60))
+    assert w.sightings == [Sighting(2.0, 40), Sighting(3.0, 60)]
 
 
 def test_first_poll_waits_for_a_fresh_job_but_not_for_a_resumed_one():

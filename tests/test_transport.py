@@ -142,32 +142,49 @@ def test_settings_repr_hides_the_key():
 
 def test_transient_errors_are_resent_for_get_and_keyed_post_but_not_bare_post():
     err = ApiframeTransientError("boom", http_status=503)
-    assert retry_delay(SETTINGS, GET, err, 0) is not None
-    assert retry_delay(SETTINGS, POST_KEYED, err, 0) is not None
-    assert retry_delay(SETTINGS, POST_BARE, err, 0) is None
+    assert retry_delay(SETTINGS, GET, err, 0, 0.0) is not None
+    assert retry_delay(SETTINGS, POST_KEYED, err, 0, 0.0) is not None
+    assert retry_delay(SETTINGS, POST_BARE, err, 0, 0.0) is None
 
 
 def test_rate_limit_is_resent_even_for_bare_post_after_retry_after():
     err = ApiframeRateLimitError("slow", retry_after=2.0)
-    delay = retry_delay(SETTINGS, POST_BARE, err, 0)
+    delay = retry_delay(SETTINGS, POST_BARE, err, 0, 0.0)
     assert delay is not None and 2.0 <= delay <= 3.0
 
 
-def test_retry_budget_runs_out():
+def test_an_optional_count_cap_still_ends_the_resends():
     err = ApiframeTransientError("boom", http_status=503)
-    assert retry_delay(SETTINGS, GET, err, SETTINGS.max_retries) is None
+    assert retry_delay(SETTINGS, GET, err, SETTINGS.max_retries, 0.0) is None
+
+
+def test_resends_are_bounded_by_time_not_by_count():
+    err = ApiframeTransientError("boom", http_status=503)
+    unbounded = ClientSettings("http://x", KEY, retry_timeout=60.0)
+    assert unbounded.max_retries is None
+    assert retry_delay(unbounded, GET, err, 40, elapsed=10.0) is not None  # the 41st resend, 10 s in
+    delays = [retry_delay(unbounded, GET, err, 10, elapsed=58.0) for _ in range(200)]
+    # Only a resend that still fits in the 60 s is made: none that would land after it.
+    assert all(d is None or d <= 2.0 for d in delays) and any(d is None for d in delays)
+    assert retry_delay(unbounded, GET, err, 0, elapsed=60.5) is None
+
+
+def test_a_retry_after_longer_than_the_retry_time_is_not_waited_out():
+    err = ApiframeRateLimitError("slow", retry_after=400.0)
+    assert retry_delay(ClientSettings("http://x", KEY, retry_timeout=300.0), GET, err, 0, 0.0) is None
+    assert retry_delay(ClientSettings("http://x", KEY, retry_timeout=600.0), GET, err, 0, 0.0) is not None
 
 
 @pytest.mark.parametrize(
     "err", [ApiframeValidationError("x"), ApiframeAuthError("x"), ApiframeNotFoundError("x")]
 )
 def test_permanent_errors_are_never_resent(err):
-    assert retry_delay(SETTINGS, GET, err, 0) is None
+    assert retry_delay(SETTINGS, GET, err, 0, 0.0) is None
 
 
 def test_backoff_is_full_jitter_and_capped():
     err = ApiframeTransientError("boom")
-    delays = [retry_delay(ClientSettings("http://x", KEY, max_retries=50), GET, err, 30) for _ in range(200)]
+    delays = [retry_delay(ClientSettings("http://x", KEY), GET, err, 30, 0.0) for _ in range(200)]
     assert all(0 <= d <= BACKOFF_CAP for d in delays)
     assert max(delays) > BACKOFF_CAP / 2 and min(delays) < BACKOFF_CAP / 2
 
@@ -179,3 +196,7 @@ def test_bad_connection_settings_are_a_clear_error():
         ClientSettings.from_connection_extra("http://x", KEY, {"timeout": "soon"})
     with pytest.raises(ApiframeConfigurationError):
         ClientSettings.from_connection_extra("http://x", KEY, {"max_retries": -1})
+    with pytest.raises(ApiframeConfigurationError, match="retry_timeout"):
+        ClientSettings.from_connection_extra("http://x", KEY, {"retry_timeout": -5})
+    with pytest.raises(ApiframeConfigurationError, match="rate_limit_per_minute"):
+        ClientSettings.from_connection_extra("http://x", KEY, {"rate_limit_per_minute": 1})

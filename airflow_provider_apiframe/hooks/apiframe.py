@@ -41,7 +41,9 @@ class ApiframeHook(HttpHook):
 
     The connection's password is the API key (``afk_...``); its host defaults to
     ``https://api.apiframe.ai``. Extra may hold ``timeout`` (seconds per request, default 60) and
-    ``max_retries`` (default 5) besides the http provider's own options (``verify``, ``proxies``...).
+    ``retry_timeout`` (how long a request rides out transient failures, default 300 s), ``max_retries``
+    (an optional cap on resends), ``rate_limit_per_minute`` (default 500) besides the http provider's own
+    options (``verify``, ``proxies``...).
 
     :param apiframe_conn_id: The Airflow connection to use.
     """
@@ -92,13 +94,17 @@ class ApiframeHook(HttpHook):
         session = self.get_conn()
         return SyncTransport(self._settings(self.connection, self.connection.extra_dejson), session)
 
-    @asynccontextmanager
-    async def async_client(self) -> AsyncIterator[AsyncApiframeClient]:
-        """One aiohttp session for every request made inside the block (all polls of a trigger)."""
+    async def async_settings(self) -> ClientSettings:
+        """The client settings of the connection, looked up without blocking the event loop."""
         from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 
         connection = await get_async_connection(self.apiframe_conn_id, hook=self)
-        transport = AsyncTransport(self._settings(connection, await get_async_extra_dejson(connection)))
+        return self._settings(connection, await get_async_extra_dejson(connection))
+
+    @asynccontextmanager
+    async def async_client(self) -> AsyncIterator[AsyncApiframeClient]:
+        """One aiohttp session for every request made inside the block."""
+        transport = AsyncTransport(await self.async_settings())
         try:
             yield AsyncApiframeClient(transport)
         finally:
@@ -192,11 +198,22 @@ class ApiframeHook(HttpHook):
         return paths
 
     def wait_for_job(
-        self, job_id: str, *, poll_interval: float, deadline: float, submitted_at: float
+        self,
+        job_id: str,
+        *,
+        poll_interval: float,
+        deadline: float,
+        submitted_at: float,
+        model: str | None = None,
     ) -> Event:
         """Block until the job ends or ``deadline`` (epoch seconds) passes; return the trigger's event."""
         watch = JobWatch(
-            job_id, poll_interval=poll_interval, deadline=deadline, submitted_at=submitted_at, log=self.log
+            job_id,
+            poll_interval=poll_interval,
+            deadline=deadline,
+            submitted_at=submitted_at,
+            log=self.log,
+            model=model,
         )
         step: Event | float = watch.first_delay(time.time())
         while not isinstance(step, dict):

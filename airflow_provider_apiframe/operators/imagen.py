@@ -169,12 +169,17 @@ class ImagenGenerateOperator(ResumableJobMixin, BaseOperator):
                     poll_interval=self.poll_interval,
                     deadline=deadline,
                     submitted_at=started,
+                    model=self.model,
                 ),
                 method_name="execute_complete",
                 timeout=timedelta(seconds=self.timeout + DEFER_TIMEOUT_GRACE),
             )
         event = self.hook.wait_for_job(
-            job_id, poll_interval=self.poll_interval, deadline=deadline, submitted_at=started
+            job_id,
+            poll_interval=self.poll_interval,
+            deadline=deadline,
+            submitted_at=started,
+            model=self.model,
         )
         self._finished[job_id] = self.execute_complete(context, event)
         return self._finished[job_id]

@@ -4,29 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_apiframe.exceptions import ApiframeError
+from airflow_provider_apiframe.exceptions import ApiframeError, ApiframeTransientError
 from airflow_provider_apiframe.jobs import Job
 from airflow_provider_apiframe.polling import Event, JobWatch, error_event
+from airflow_provider_apiframe.status_hub import shared_hub
+
+# A poll under way at the deadline may still bring the end: it gets this long before the wait gives up.
+DEADLINE_GRACE = 5.0
 
 
 class ApiframeJobTrigger(BaseTrigger):
     """
-    Poll ``GET /v2/jobs/{id}`` until the job ends or ``deadline`` passes, then yield one event.
+    Wait for the job to end or ``deadline`` to pass, then yield one event.
 
-    It holds only plain values (ids, floats, strings), so a restarted triggerer rebuilds it from its
-    serialized form and goes on polling the same job: nothing is ever resubmitted from here. All polls
-    share one HTTP session, closed when the trigger ends or is cancelled.
+    The job's status comes from the process's ``StatusHub``: every trigger of a triggerer that uses the
+    same connection shares one HTTP session and one stream of ``GET /v2/jobs`` pages, and each asks for
+    news when its ``JobWatch`` expects the job to have ended. It holds only plain values (ids, floats,
+    strings), so a restarted triggerer rebuilds it from its serialized form and goes on waiting for the
+    same job: nothing is ever resubmitted from here.
 
     :param job_id: The job to wait for.
     :param apiframe_conn_id: The Airflow connection holding the API key.
     :param poll_interval: Longest wait between two polls, in seconds.
     :param deadline: Epoch seconds after which the wait ends with a ``timeout`` event.
     :param submitted_at: Epoch seconds of the submit, to judge the job's pace from its progress.
+    :param model: The job's model, if known: pages are then filtered to it and its history applies
+        from the first poll.
     """
 
     def __init__(
@@ -36,6 +44,7 @@ class ApiframeJobTrigger(BaseTrigger):
         poll_interval: float,
         deadline: float,
         submitted_at: float,
+        model: str | None = None,
     ) -> None:
         super().__init__()
         self.job_id = job_id
@@ -43,6 +52,7 @@ class ApiframeJobTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.deadline = float(deadline)
         self.submitted_at = float(submitted_at)
+        self.model = model
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -53,6 +63,7 @@ class ApiframeJobTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
                 "submitted_at": self.submitted_at,
+                "model": self.model,
             },
         )
 
@@ -65,18 +76,28 @@ class ApiframeJobTrigger(BaseTrigger):
             deadline=self.deadline,
             submitted_at=self.submitted_at,
             log=self.log,
+            model=self.model,
         )
         try:
-            async with ApiframeHook(self.apiframe_conn_id).async_client() as client:
-                step: Event | float = watch.first_delay(time.time())
-                while not isinstance(step, dict):
-                    await asyncio.sleep(step)
-                    try:
-                        outcome: Job | ApiframeError = await client.get_job(self.job_id)
-                    except ApiframeError as error:
-                        outcome = error
-                    step = watch.after_poll(outcome, time.time())
-                yield TriggerEvent(step)
+            settings = await ApiframeHook(self.apiframe_conn_id).async_settings()
         except ApiframeError as error:
-            # Raised before the first poll: the connection is missing its key or is malformed.
+            # The connection is missing its key or is malformed.
             yield TriggerEvent(error_event(self.job_id, "error", str(error)))
+            return
+        async with (
+            shared_hub(settings) as hub,
+            hub.watch(self.job_id, created_hint=self.submitted_at, model=self.model) as news,
+        ):
+            step: Event | float = watch.first_delay(time.time())
+            while not isinstance(step, dict):
+                outcome = await _within(news.next(time.time() + step), self.deadline)
+                step = watch.after_poll(outcome, time.time())
+        yield TriggerEvent(step)
+
+
+async def _within(answer: Awaitable[Job | ApiframeError], deadline: float) -> Job | ApiframeError:
+    """The hub's answer, or a transient error once the deadline has passed without one."""
+    try:
+        return await asyncio.wait_for(answer, max(0.0, deadline - time.time()) + DEADLINE_GRACE)
+    except TimeoutError:
+        return ApiframeTransientError("No status could be had before the deadline.")

@@ -38,8 +38,8 @@ def test_serialize_round_trips_to_an_equal_trigger_of_plain_json():
     trigger = make_trigger("3f0c2a4e-0000-4000-8000-000000000001")
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_provider_apiframe.triggers.apiframe.ApiframeJobTrigger"
-    assert set(kwargs) == {"job_id", "apiframe_conn_id", "poll_interval", "deadline", "submitted_at"}
-    assert all(isinstance(v, str | float) for v in kwargs.values())
+    assert set(kwargs) == {"job_id", "apiframe_conn_id", "poll_interval", "deadline", "submitted_at", "model"}
+    assert all(isinstance(v, str | float | None) for v in kwargs.values())
     assert rebuild(trigger).serialize() == (classpath, kwargs)
 
 

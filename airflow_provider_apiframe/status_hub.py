@@ -1,0 +1,347 @@
+"""
+One stream of status requests for every job a process waits for with one connection.
+
+A triggerer holding a hundred deferred tasks, or one task waiting for a batch, would otherwise send a
+``GET /v2/jobs/{id}`` per job and poll. Each waiter instead asks the process's ``StatusHub`` for news of
+its job by a due time; the hub answers from ``GET /v2/jobs`` pages (up to 100 jobs a request) and
+remembers on which page each job sits, so that later it fetches only the pages that hold jobs due
+now, no page more often than ``PAGE_GAP``. A job that no page shows (another user's, or a stand-in API
+without the list) is asked about alone, and so is a job waited for alone, where one ``GET`` by id is
+as cheap as a page.
+
+Waiters keep their own state (``JobWatch``); the hub holds only who waits for what and the page
+positions, and its background task and HTTP session live exactly as long as someone uses the hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from airflow_provider_apiframe.exceptions import (
+    ApiframeAuthError,
+    ApiframeError,
+    ApiframeNotFoundError,
+    ApiframeTransientError,
+    ApiframeValidationError,
+)
+from airflow_provider_apiframe.job_history import history_for
+from airflow_provider_apiframe.jobs import Job, parse_job
+from airflow_provider_apiframe.transport import ApiRequest, AsyncTransport, ClientSettings
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100
+# No page is fetched more often than this; a waiter due sooner after a fetch waits for the next one.
+PAGE_GAP = 0.8
+# A job created this long before the submit time a waiter was given is still looked for on a page
+# (the API's clock and ours may differ a little).
+CLOCK_SLACK = 30.0
+MAX_IN_FLIGHT = 4
+# Finished jobs of other waiters already taught to the model history, so each counts once.
+LEARNED_KEPT = 4096
+# A page key for the newest page (no cursor); None means "not seen on any page yet".
+TOP = ""
+
+Outcome = Job | ApiframeError
+
+
+@dataclass(eq=False)
+class Waiter:
+    job_id: str
+    created_hint: float
+    model: str | None
+    due: float = float("inf")
+    future: asyncio.Future[Outcome] | None = None
+    created_at: float | None = None
+    page: str | None = None
+    unlisted: bool = False
+
+    @property
+    def waiting(self) -> bool:
+        return self.future is not None and not self.future.done()
+
+    def answer(self, outcome: Outcome) -> None:
+        if self.waiting:
+            assert self.future is not None
+            self.future.set_result(outcome)
+
+    @property
+    def oldest_possible(self) -> float:
+        return self.created_at if self.created_at is not None else self.created_hint - CLOCK_SLACK
+
+
+@dataclass
+class Page:
+    jobs: list[Job]
+    next_cursor: str | None
+    fetched_at: float = field(default_factory=time.time)
+
+
+class Subscription:
+    """One job's place in the hub: ask it for news by a due time, as often as the wait needs."""
+
+    def __init__(self, hub: StatusHub, waiter: Waiter) -> None:
+        self._hub = hub
+        self._waiter = waiter
+
+    async def next(self, due: float) -> Outcome:
+        """The job as seen at or after ``due`` (epoch seconds), sooner if it ended; or the error."""
+        loop = asyncio.get_running_loop()
+        self._waiter.future = loop.create_future()
+        self._waiter.due = due
+        self._hub.wake()
+        try:
+            return await self._waiter.future
+        finally:
+            self._waiter.future = None
+
+
+class StatusHub:
+    """Job statuses for every waiter of one event loop and one connection's settings."""
+
+    def __init__(self, transport: AsyncTransport) -> None:
+        self.transport = transport
+        self.waiters: dict[str, Waiter] = {}
+        self.page_fetched_at: dict[str, float] = {}
+        self.list_supported = True
+        self.users = 0
+        self._filter_model: str | None = None
+        self._learned: OrderedDict[str, None] = OrderedDict()
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+    @contextlib.asynccontextmanager
+    async def watch(
+        self, job_id: str, *, created_hint: float, model: str | None = None
+    ) -> AsyncIterator[Subscription]:
+        """Register a waiter for ``job_id`` for the duration of the block."""
+        if job_id in self.waiters:
+            raise ValueError(f"job {job_id} is already waited for in this process")
+        waiter = Waiter(job_id, created_hint, model)
+        self.waiters[job_id] = waiter
+        self._refilter()
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="apiframe-status-hub")
+        try:
+            yield Subscription(self, waiter)
+        finally:
+            self.waiters.pop(job_id, None)
+            self._refilter()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.transport.close()
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            now = time.time()
+            ready = [w for w in self.waiters.values() if w.waiting and self._ready_at(w) <= now]
+            if not ready:
+                await self._sleep_until_next(now)
+                continue
+            try:
+                await self._answer(ready, now)
+            except Exception as error:
+                log.exception("apiframe status hub failed a round")
+                for waiter in ready:
+                    waiter.answer(ApiframeTransientError(f"status round failed: {error}"))
+
+    def _ready_at(self, waiter: Waiter) -> float:
+        """When a due waiter can be answered: its page may have been fetched too recently."""
+        if waiter.page is None or waiter.unlisted or not self.list_supported:
+            return waiter.due
+        return max(waiter.due, self.page_fetched_at.get(waiter.page, 0.0) + PAGE_GAP)
+
+    async def _sleep_until_next(self, now: float) -> None:
+        pending = [self._ready_at(w) for w in self.waiters.values() if w.waiting]
+        timeout = max(0.0, min(pending) - now) if pending else None
+        self._wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout)
+
+    async def _answer(self, ready: list[Waiter], now: float) -> None:
+        listing = self.list_supported and len(self.waiters) > 1
+        alone = [w for w in ready if not listing or w.unlisted]
+        by_page: dict[str, list[Waiter]] = {}
+        unplaced: list[Waiter] = []
+        for waiter in ready:
+            if waiter in alone:
+                continue
+            if waiter.page is None:
+                unplaced.append(waiter)
+            else:
+                by_page.setdefault(waiter.page, []).append(waiter)
+        work = [self._get_one(w) for w in alone]
+        work += [self._fetch_page(cursor, group, now) for cursor, group in by_page.items()]
+        if unplaced:
+            work.append(self._sweep(unplaced, now))
+        await asyncio.gather(*work)
+
+    # --- fetching ---------------------------------------------------------------------------------
+
+    async def _get_one(self, waiter: Waiter) -> None:
+        async with self._in_flight:
+            try:
+                outcome: Outcome = parse_job(
+                    await self.transport.send(ApiRequest("GET", f"/v2/jobs/{quote(waiter.job_id, safe='')}"))
+                )
+            except ApiframeError as error:
+                outcome = error
+        if isinstance(outcome, Job):
+            waiter.created_at = outcome.created_at
+        waiter.answer(outcome)
+
+    async def _fetch_page(self, cursor: str, group: list[Waiter], now: float) -> None:
+        page = await self._list(cursor, group)
+        if page is None:
+            return
+        self._take(page, cursor, now)
+        for waiter in group:
+            if waiter.waiting:
+                # Not where it was: newer jobs pushed it off the newest page. Look for it from the top.
+                waiter.page = None
+
+    async def _sweep(self, unplaced: list[Waiter], now: float) -> None:
+        """Walk from the newest page down until every unplaced waiter is found or cannot be."""
+        looking = set(unplaced)
+        oldest = min(w.oldest_possible for w in unplaced)
+        cursor: str | None = TOP
+        pages = 0
+        max_pages = len(self.waiters) // PAGE_SIZE + 2
+        while looking and cursor is not None and pages < max_pages:
+            page = await self._list(cursor, list(looking))
+            if page is None:
+                return
+            pages += 1
+            self._take(page, cursor, now)
+            looking = {w for w in looking if w.waiting}
+            created = [job.created_at for job in page.jobs if job.created_at is not None]
+            if created and min(created) < oldest:
+                break
+            cursor = page.next_cursor
+        for waiter in looking:
+            # Not on the pages it should be on (another user's job, or the list omits it): ask alone.
+            waiter.unlisted = True
+        await asyncio.gather(*(self._get_one(w) for w in looking))
+
+    async def _list(self, cursor: str, group: Iterable[Waiter]) -> Page | None:
+        query: dict[str, Any] = {"limit": PAGE_SIZE}
+        if cursor:
+            query["cursor"] = cursor
+        if self._filter_model:
+            query["model"] = self._filter_model
+        try:
+            async with self._in_flight:
+                body = await self.transport.send(ApiRequest("GET", f"/v2/jobs?{urlencode(query)}"))
+            return parse_page(body)
+        except (ApiframeValidationError, ApiframeNotFoundError) as error:
+            self._list_refused(cursor, error)
+        except ApiframeAuthError as error:
+            if error.http_status == 403:
+                # A key that may read its jobs but not list them: ask for each job alone.
+                self._list_refused(TOP, error)
+            else:
+                for waiter in group:
+                    waiter.answer(error)
+        except ApiframeError as error:
+            for waiter in group:
+                waiter.answer(error)
+        return None
+
+    def _list_refused(self, cursor: str, error: ApiframeError) -> None:
+        if cursor:
+            # An expired or refused cursor: forget the positions and find the jobs again from the top.
+            self._forget_positions()
+        else:
+            log.warning("GET /v2/jobs is not usable (%s); polling each job alone", error)
+            self.list_supported = False
+
+    def _take(self, page: Page, cursor: str, now: float) -> None:
+        self.page_fetched_at[cursor] = now
+        for job in page.jobs:
+            waiter = self.waiters.get(job.id)
+            if waiter is None:
+                self._learn(job)
+                continue
+            waiter.page = cursor
+            waiter.created_at = job.created_at
+            # Answer the due waiters, and any that can stop waiting; the rest learn at their due time.
+            if job.status.is_terminal or waiter.due <= now + PAGE_GAP:
+                waiter.answer(job)
+
+    def _learn(self, job: Job) -> None:
+        """Another job's duration teaches its model's history, once."""
+        if job.duration is None or job.id in self._learned:
+            return
+        self._learned[job.id] = None
+        if len(self._learned) > LEARNED_KEPT:
+            self._learned.popitem(last=False)
+        history_for(job.model).record(job.duration)
+
+    def _refilter(self) -> None:
+        """Filter pages by model when every waiter's model is one and the same; positions then differ."""
+        models = {w.model for w in self.waiters.values()}
+        wanted = models.pop() if len(models) == 1 else None
+        if wanted != self._filter_model:
+            self._filter_model = wanted
+            self._forget_positions()
+
+    def _forget_positions(self) -> None:
+        self.page_fetched_at.clear()
+        for waiter in self.waiters.values():
+            waiter.page = None
+
+
+def parse_page(body: Any) -> Page:
+    if not isinstance(body, dict) or not isinstance(body.get("jobs"), list):
+        raise ApiframeTransientError(f"GET /v2/jobs answered without a list of jobs: {str(body)[:200]}")
+    jobs = []
+    for item in body["jobs"]:
+        with contextlib.suppress(ApiframeError):
+            jobs.append(parse_job(item))
+    cursor = body.get("nextCursor")
+    more = body.get("hasMore")
+    return Page(jobs, cursor if isinstance(cursor, str) and cursor and more is not False else None)
+
+
+_hubs: dict[tuple[asyncio.AbstractEventLoop, ClientSettings], StatusHub] = {}
+
+
+@contextlib.asynccontextmanager
+async def shared_hub(settings: ClientSettings) -> AsyncIterator[StatusHub]:
+    """The hub of this event loop for these settings, made on first use and closed after the last."""
+    key = (asyncio.get_running_loop(), settings)
+    hub = _hubs.get(key)
+    if hub is None:
+        hub = _hubs[key] = StatusHub(AsyncTransport(settings))
+    hub.users += 1
+    try:
+        yield hub
+    finally:
+        hub.users -= 1
+        if hub.users == 0:
+            _hubs.pop(key, None)
+            await hub.close()
+
+
+def live_hubs() -> int:
+    """How many hubs exist in this process (for leak checks)."""
+    return len(_hubs)
