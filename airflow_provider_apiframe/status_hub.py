@@ -109,7 +109,8 @@ class StatusHub:
 
     def __init__(self, transport: AsyncTransport) -> None:
         self.transport = transport
-        self.waiters: dict[str, Waiter] = {}
+        # Several waiters may wait for one job (an operator and a sensor, say): each has its own due time.
+        self.waiters: dict[str, list[Waiter]] = {}
         self.page_fetched_at: dict[str, float] = {}
         self.list_supported = True
         self.users = 0
@@ -124,17 +125,19 @@ class StatusHub:
         self, job_id: str, *, created_hint: float, model: str | None = None
     ) -> AsyncIterator[Subscription]:
         """Register a waiter for ``job_id`` for the duration of the block."""
-        if job_id in self.waiters:
-            raise ValueError(f"job {job_id} is already waited for in this process")
         waiter = Waiter(job_id, created_hint, model)
-        self.waiters[job_id] = waiter
+        self.waiters.setdefault(job_id, []).append(waiter)
         self._refilter()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="apiframe-status-hub")
         try:
             yield Subscription(self, waiter)
         finally:
-            self.waiters.pop(job_id, None)
+            others = [w for w in self.waiters.get(job_id, []) if w is not waiter]
+            if others:
+                self.waiters[job_id] = others
+            else:
+                self.waiters.pop(job_id, None)
             self._refilter()
 
     def wake(self) -> None:
@@ -148,12 +151,15 @@ class StatusHub:
             self._task = None
         await self.transport.close()
 
+    def all_waiters(self) -> list[Waiter]:
+        return [waiter for group in self.waiters.values() for waiter in group]
+
     # --- the loop -------------------------------------------------------------------------------
 
     async def _run(self) -> None:
         while True:
             now = time.time()
-            ready = [w for w in self.waiters.values() if w.waiting and self._ready_at(w) <= now]
+            ready = [w for w in self.all_waiters() if w.waiting and self._ready_at(w) <= now]
             if not ready:
                 await self._sleep_until_next(now)
                 continue
@@ -171,7 +177,7 @@ class StatusHub:
         return max(waiter.due, self.page_fetched_at.get(waiter.page, 0.0) + PAGE_GAP)
 
     async def _sleep_until_next(self, now: float) -> None:
-        pending = [self._ready_at(w) for w in self.waiters.values() if w.waiting]
+        pending = [self._ready_at(w) for w in self.all_waiters() if w.waiting]
         timeout = max(0.0, min(pending) - now) if pending else None
         self._wakeup.clear()
         with contextlib.suppress(TimeoutError):
@@ -277,15 +283,15 @@ class StatusHub:
     def _take(self, page: Page, cursor: str, now: float) -> None:
         self.page_fetched_at[cursor] = now
         for job in page.jobs:
-            waiter = self.waiters.get(job.id)
-            if waiter is None:
+            waiters = self.waiters.get(job.id)
+            if not waiters:
                 self._learn(job)
-                continue
-            waiter.page = cursor
-            waiter.created_at = job.created_at
-            # Answer the due waiters, and any that can stop waiting; the rest learn at their due time.
-            if job.status.is_terminal or waiter.due <= now + PAGE_GAP:
-                waiter.answer(job)
+            for waiter in waiters or ():
+                waiter.page = cursor
+                waiter.created_at = job.created_at
+                # Answer the due waiters, and any that can stop waiting; the rest learn at their due time.
+                if job.status.is_terminal or waiter.due <= now + PAGE_GAP:
+                    waiter.answer(job)
 
     def _learn(self, job: Job) -> None:
         """Another job's duration teaches its model's history, once."""
@@ -298,7 +304,7 @@ class StatusHub:
 
     def _refilter(self) -> None:
         """Filter pages by model when every waiter's model is one and the same; positions then differ."""
-        models = {w.model for w in self.waiters.values()}
+        models = {w.model for w in self.all_waiters()}
         wanted = models.pop() if len(models) == 1 else None
         if wanted != self._filter_model:
             self._filter_model = wanted
@@ -306,7 +312,7 @@ class StatusHub:
 
     def _forget_positions(self) -> None:
         self.page_fetched_at.clear()
-        for waiter in self.waiters.values():
+        for waiter in self.all_waiters():
             waiter.page = None
 
 

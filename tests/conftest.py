@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 # Airflow reads its home and config at import time: point it at a throwaway folder first.
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="apiframe-tests-airflow-"))
+_OWN_AIRFLOW_HOME = None if "AIRFLOW_HOME" in os.environ else tempfile.mkdtemp(prefix="apiframe-tests-airflow-")
+if _OWN_AIRFLOW_HOME:
+    os.environ["AIRFLOW_HOME"] = _OWN_AIRFLOW_HOME
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 import pytest
@@ -12,6 +15,12 @@ import pytest
 pytest_plugins = ["airflow_provider_apiframe.emulator.pytest_plugin"]
 
 TEST_KEY = "afk_test_suite_secret_3b9d"
+
+
+def pytest_unconfigure(config):
+    """The throwaway Airflow home goes with the session that made it."""
+    if _OWN_AIRFLOW_HOME:
+        shutil.rmtree(_OWN_AIRFLOW_HOME, ignore_errors=True)
 
 
 def _resumes_from_task_state() -> bool:

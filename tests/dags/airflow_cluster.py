@@ -5,6 +5,7 @@ own process on one SQLite database, so that a test can kill and restart one of t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -72,9 +73,21 @@ class AirflowCluster:
         )
 
     def kill(self, component: str) -> None:
+        import psutil
+
         process = self.processes.pop(component)
+        # Airflow 2's scheduler starts its DAG file processor manager in a process group of its own,
+        # which killing the scheduler's group would miss: take every descendant, wherever it lives.
+        try:
+            descendants = psutil.Process(process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            descendants = []
         os.killpg(process.pid, signal.SIGKILL)
+        for child in descendants:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
         process.wait(timeout=30)
+        psutil.wait_procs(descendants, timeout=30)
 
     def __enter__(self) -> AirflowCluster:
         self.cli("db", "migrate")
