@@ -5,12 +5,14 @@ import shutil
 import tempfile
 
 # Airflow reads its home and config at import time: point it at a throwaway folder first.
-_OWN_AIRFLOW_HOME = None if "AIRFLOW_HOME" in os.environ else tempfile.mkdtemp(prefix="apiframe-tests-airflow-")
+_OWN_AIRFLOW_HOME = (
+    None if "AIRFLOW_HOME" in os.environ else tempfile.mkdtemp(prefix="apiframe-tests-airflow-")
+)
 if _OWN_AIRFLOW_HOME:
     os.environ["AIRFLOW_HOME"] = _OWN_AIRFLOW_HOME
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
-import pytest
+import pytest  # noqa: E402 - after AIRFLOW_HOME is set
 
 pytest_plugins = ["airflow_provider_apiframe.emulator.pytest_plugin"]
 

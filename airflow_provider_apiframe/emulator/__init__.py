@@ -4,8 +4,12 @@ Start one with ``EmulatorServer`` (a context manager, in a thread), ``emulator_p
 command in a child process), the pytest fixtures in ``pytest_plugin``, or the ``apiframe-emulator``
 command. Beyond the real API it offers:
 
+- production's variety: job lengths drawn lognormal (``duration_sigma``), progress of several shapes
+  (``progress_shape``: linear, front, back, steps, stall, none, or mixed), lost submit answers and
+  periodic outages;
 - prompt markers: ``[fail]`` ends the job FAILED (credits refunded), ``[cancel]`` CANCELLED,
-  ``[never]`` keeps it PROCESSING forever;
+  ``[never]`` keeps it PROCESSING forever, ``[duration:12.5]`` and ``[progress:front]`` set one job's
+  length and progress shape;
 - controls without a key: ``GET /_emulator/stats``, ``POST /_emulator/faults``
   ``{"rules": [...]}`` (see ``faults.FaultRule``), ``POST /_emulator/reset`` and
   ``POST /_emulator/clock`` ``{"advance": seconds}``.

@@ -8,6 +8,7 @@ import signal
 
 from .config import DEFAULT_API_KEY, EmulatorConfig
 from .process import LISTENING
+from .progress import MIXED, SHAPES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,7 +27,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--inactive-key", action="append", dest="inactive_keys", default=[], help="answered 403"
     )
-    parser.add_argument("--job-duration", type=float, default=defaults.job_duration, help="seconds per job")
+    parser.add_argument(
+        "--job-duration", type=float, default=defaults.job_duration, help="seconds per job (the median)"
+    )
+    parser.add_argument(
+        "--duration-sigma", type=float, default=0.0, help="lognormal sigma of job lengths (0: all alike)"
+    )
+    parser.add_argument(
+        "--progress-shape",
+        choices=(*SHAPES, MIXED),
+        default=defaults.progress_shape,
+        help="how progress advances (mixed: a shape drawn per job)",
+    )
     parser.add_argument("--credits", type=int, default=defaults.credits, help="starting balance")
     parser.add_argument("--retention", type=float, default=defaults.retention, help="seconds before expiry")
     parser.add_argument("--idempotency-ttl", type=float, default=defaults.idempotency_ttl)
@@ -38,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--drop-rate", type=float, default=0.0, help="share of /v2 connections dropped")
     parser.add_argument("--malformed-rate", type=float, default=0.0, help="share answered with a broken body")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each /v2 answer")
+    parser.add_argument(
+        "--lose-submit-answer-every", type=int, default=0, help="drop every Nth 202 after the job exists"
+    )
+    parser.add_argument("--outage-every", type=float, default=0.0, help="seconds between outages (all 503)")
+    parser.add_argument("--outage-length", type=float, default=0.0, help="seconds each outage lasts")
     parser.add_argument("--seed", type=int, default=None, help="seed for the random faults")
     return parser
 
@@ -49,6 +66,8 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
         api_keys=tuple(args.api_keys or (DEFAULT_API_KEY,)),
         inactive_keys=tuple(args.inactive_keys),
         job_duration=args.job_duration,
+        duration_sigma=args.duration_sigma,
+        progress_shape=args.progress_shape,
         credits=args.credits,
         retention=args.retention,
         idempotency_ttl=args.idempotency_ttl,
@@ -58,6 +77,9 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
         drop_rate=args.drop_rate,
         malformed_rate=args.malformed_rate,
         latency=args.latency,
+        lose_submit_answer_every=args.lose_submit_answer_every,
+        outage_every=args.outage_every,
+        outage_length=args.outage_length,
         seed=args.seed,
     )
 

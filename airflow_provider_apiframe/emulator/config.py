@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .progress import MIXED, SHAPES
+
 RetryAfterFormat = Literal["seconds", "http-date"]
 
 DEFAULT_API_KEY = "afk_test_emulator_key"
@@ -21,7 +23,11 @@ class EmulatorConfig:
     api_keys: tuple[str, ...] = (DEFAULT_API_KEY,)
     # Keys that exist but are switched off: they get 403, unknown keys get 401.
     inactive_keys: tuple[str, ...] = ()
+    # The median job length; with duration_sigma > 0 each job's is drawn lognormal around it.
     job_duration: float = 2.0
+    duration_sigma: float = 0.0
+    # One of progress.SHAPES, or "mixed" for a shape drawn per job.
+    progress_shape: str = "linear"
     credits: int = 1000
     retention: float = 86400.0
     idempotency_ttl: float = 86400.0
@@ -31,6 +37,11 @@ class EmulatorConfig:
     drop_rate: float = 0.0
     malformed_rate: float = 0.0
     latency: float = 0.0
+    # Every Nth successful submit answer is lost after the job exists (0: none).
+    lose_submit_answer_every: int = 0
+    # Every outage_every seconds, the API answers 503 to everything for outage_length seconds.
+    outage_every: float = 0.0
+    outage_length: float = 0.0
     seed: int | None = None
     # The emulator's notion of "now"; tests swap it to move time without sleeping.
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
@@ -53,7 +64,24 @@ class EmulatorConfig:
             )
         if self.rate_limit_per_minute is not None and self.rate_limit_per_minute < 1:
             raise ValueError("rate_limit_per_minute must be at least 1 (or None for no limit)")
-        for name in ("job_duration", "retention", "idempotency_ttl", "latency"):
+        if self.progress_shape not in (*SHAPES, MIXED):
+            raise ValueError(
+                f"progress_shape must be one of {', '.join((*SHAPES, MIXED))}, got {self.progress_shape!r}"
+            )
+        if self.lose_submit_answer_every < 0:
+            raise ValueError("lose_submit_answer_every must not be negative")
+        outage = self.outage_every > 0 or self.outage_length > 0
+        if outage and not 0 < self.outage_length < self.outage_every:
+            raise ValueError("outage_every and outage_length go together, with outage_length < outage_every")
+        for name in (
+            "job_duration",
+            "duration_sigma",
+            "retention",
+            "idempotency_ttl",
+            "latency",
+            "outage_every",
+            "outage_length",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         if self.credits < 0:

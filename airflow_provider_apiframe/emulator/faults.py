@@ -80,6 +80,16 @@ class FaultInjector:
     def reset(self) -> None:
         self.rules: list[FaultRule] = []
         self._random = random.Random(self.config.seed)
+        # Outages start at a drawn phase, so that runs with different seeds meet them at other moments.
+        self._outage_phase = self._random.uniform(0, self.config.outage_every)
+        self._started = self.clock.now()
+
+    def in_outage(self) -> bool:
+        """Whether the API is in one of its periodic outages right now."""
+        every = self.config.outage_every
+        if every <= 0:
+            return False
+        return (self.clock.now() - self._started + self._outage_phase) % every < self.config.outage_length
 
     def add(self, rules: list[FaultRule]) -> None:
         self.rules.extend(rules)

@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 from enum import Enum, StrEnum
 from typing import Any
 
+from .progress import QUEUED_SHARE, progress_value
 from .validation import Submission
 
-# Share of the job's duration spent QUEUED before PROCESSING starts.
-_QUEUED_SHARE = 0.2
 FAILURE_MESSAGE = "Generation failed: content policy violation (emulated)"
 
 
@@ -66,6 +65,8 @@ class Job:
     created_at: float
     duration: float
     cost: int
+    queued_share: float = QUEUED_SHARE
+    shape: str = "linear"
 
     @property
     def scenario(self) -> Scenario:
@@ -84,15 +85,16 @@ class Job:
     def progress_at(self, now: float) -> Progress:
         elapsed = now - self.created_at
         ends_at = self.ends_at
+        reports = self.shape != "none"
         if ends_at is not None and now >= ends_at:
             final = _FINAL_STATUS[self.scenario]
-            return Progress(final, 100 if final is JobStatus.COMPLETED else None, ends_at)
-        queued_for = self.duration * _QUEUED_SHARE
+            return Progress(final, 100 if final is JobStatus.COMPLETED and reports else None, ends_at)
+        queued_for = self.duration * self.queued_share
         if elapsed < queued_for:
-            return Progress(JobStatus.QUEUED, 0, None)
+            return Progress(JobStatus.QUEUED, 0 if reports else None, None)
         processing_for = self.duration - queued_for
         share = (elapsed - queued_for) / processing_for if processing_for > 0 else 1.0
-        return Progress(JobStatus.PROCESSING, min(99, int(share * 100)), None)
+        return Progress(JobStatus.PROCESSING, progress_value(self.shape, share), None)
 
     def is_expired(self, now: float, retention: float) -> bool:
         """Whether a completed job's CDN files have been purged."""

@@ -13,7 +13,7 @@ from .control import CONTROL_PREFIX
 from .faults import FaultInjector
 from .ratelimit import SlidingWindowLimiter
 from .responses import DroppedConnection, error_response, retry_after_value
-from .state import EmulatorState
+from .state import EmulatorState, key_digest
 
 _PUBLIC_API_PATHS = ("/v2/models",)
 
@@ -42,6 +42,9 @@ def count_responses(state: EmulatorState) -> Middleware:
         except web.HTTPException as exc:
             # aiohttp's own 404/405 for unknown routes: the API's bodies are always JSON.
             response = error_response(exc.status, exc.reason)
+        key = request.headers.get("X-API-Key")
+        if key and _is_api(request):
+            state.counters.requests_by_key[key_digest(key)] += 1
         if isinstance(response, DroppedConnection):
             state.counters.dropped_connections += 1
         else:
@@ -60,6 +63,8 @@ def inject_faults(faults: FaultInjector, config: EmulatorConfig) -> Middleware:
             return await handler(request)
         if config.latency and _is_api(request):
             await asyncio.sleep(config.latency)
+        if _is_api(request) and faults.in_outage():
+            return error_response(503, "Service temporarily unavailable")
         rule = faults.pick(request, random_faults=_is_api(request))
         if rule is None:
             return await handler(request)

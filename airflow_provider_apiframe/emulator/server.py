@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any
 
 from aiohttp import web
@@ -15,12 +14,12 @@ from .config import EmulatorConfig
 from .control import CONTROL_ROUTES, CONTROLS, Controls
 from .faults import FaultInjector
 from .jobs import JobStatus
+from .listing import UUID_PATTERN, InvalidQuery, encode_cursor, parse_list_query
 from .ratelimit import SlidingWindowLimiter
-from .responses import error_response
+from .responses import drop_connection, error_response
 from .state import TEAM_ID, USER_ID, EmulatorState, InsufficientCredits, api_key_id
 from .validation import InvalidSubmission, validate_submission
 
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _IDEMPOTENCY_KEY_MAX = 255
 _MODALITIES = ("image", "video", "music")
 
@@ -43,6 +42,7 @@ class ApiRoutes:
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post("/v2/images/generate", self.submit),
+            web.get("/v2/jobs", self.list_jobs),
             web.get("/v2/jobs/{job_id}", self.get_job),
             web.get("/v2/me", self.me),
             web.get("/v2/models", self.models),
@@ -69,12 +69,39 @@ class ApiRoutes:
                 402, "Insufficient credits", creditsRequired=short.required, creditsAvailable=short.available
             )
         status = accepted.job.progress_at(self._now).status if accepted.replayed else JobStatus.QUEUED
+        self.state.counters.accepted_submits += 1
+        every = self.state.config.lose_submit_answer_every
+        if every and self.state.counters.accepted_submits % every == 0:
+            # The job exists and is paid for, but its answer never reaches the client.
+            return drop_connection(request)
         return web.json_response({"jobId": accepted.job.id, "status": status.value}, status=202)
+
+    async def list_jobs(self, request: web.Request) -> web.Response:
+        self.state.counters.list_requests += 1
+        try:
+            query = parse_list_query(request.query)
+        except InvalidQuery as invalid:
+            return error_response(400, invalid.message, details=invalid.details)
+        now = self._now
+        jobs, more = self.state.list_jobs(
+            TEAM_ID, query.after, query.limit, lambda job: query.keeps(job, now)
+        )
+        retention, cdn = self.state.config.retention, _cdn_base(request)
+        answer: dict[str, Any] = {
+            "jobs": [job.to_json(now, retention, cdn) for job in jobs],
+            "hasMore": more,
+            "nextCursor": encode_cursor(jobs[-1]) if more else None,
+        }
+        if query.include_models:
+            answer["models"] = sorted(
+                {job.submission.model.id for job in self.state.jobs_from(TEAM_ID, None)}
+            )
+        return web.json_response(answer)
 
     async def get_job(self, request: web.Request) -> web.Response:
         self.state.counters.polls += 1
         job_id = request.match_info["job_id"]
-        if not _UUID.match(job_id):
+        if not UUID_PATTERN.match(job_id):
             return error_response(400, "Invalid job id: expected a UUID")
         job = self.state.find_job(job_id.lower(), TEAM_ID)
         if job is None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import bisect
+import hashlib
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from .clock import Clock
 from .config import EmulatorConfig
 from .jobs import Job, JobStatus, Scenario
+from .progress import CoursePlanner
 from .validation import Submission
 
 # Every key belongs to the one emulated team; stable ids make /v2/me answers comparable across runs.
@@ -35,8 +39,20 @@ class Counters:
     idempotent_replays: int = 0
     submits: int = 0
     polls: int = 0
+    list_requests: int = 0
+    accepted_submits: int = 0
     dropped_connections: int = 0
     responses_by_status: Counter[str] = field(default_factory=Counter)
+    # Answers per key, named by the first 12 hex digits of the key's sha256 (the key itself is secret).
+    requests_by_key: Counter[str] = field(default_factory=Counter)
+
+
+def key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+# A job's place in GET /v2/jobs: newest first, by (createdAt, id), both descending.
+Position = tuple[float, str]
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,11 @@ class EmulatorState:
 
     def reset(self) -> None:
         self.jobs: dict[str, Job] = {}
+        # Every job's position, ascending, so that a page is a walk down from a cursor.
+        self._positions: list[Position] = []
+        self._courses = CoursePlanner(
+            self.config.job_duration, self.config.duration_sigma, self.config.progress_shape, self.config.seed
+        )
         self.counters = Counters()
         self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
         self._charged = 0
@@ -107,15 +128,19 @@ class EmulatorState:
         if available < cost:
             raise InsufficientCredits(cost, available)
         now = self.clock.now()
+        course = self._courses.plan(submission.prompt)
         job = Job(
             id=str(uuid.uuid4()),
             team_id=team_id,
             submission=submission,
             created_at=now,
-            duration=self.config.job_duration,
+            duration=course.duration,
             cost=cost,
+            queued_share=course.queued_share,
+            shape=course.shape,
         )
         self.jobs[job.id] = job
+        bisect.insort(self._positions, (job.created_at, job.id))
         self._charged += cost
         if job.scenario is Scenario.FAIL:
             self._refunds_due.append(job)
@@ -129,6 +154,26 @@ class EmulatorState:
         job = self.jobs.get(job_id)
         return job if job is not None and job.team_id == team_id else None
 
+    def jobs_from(self, team_id: str, after: Position | None) -> Iterator[Job]:
+        """The team's jobs newest first, starting after ``after`` (a cursor's position) if given."""
+        start = len(self._positions) if after is None else bisect.bisect_left(self._positions, after)
+        for index in range(start - 1, -1, -1):
+            job = self.jobs[self._positions[index][1]]
+            if job.team_id == team_id:
+                yield job
+
+    def list_jobs(
+        self, team_id: str, after: Position | None, limit: int, keep: Callable[[Job], bool]
+    ) -> tuple[list[Job], bool]:
+        """A page of at most ``limit`` jobs that ``keep`` accepts, and whether more follow."""
+        page: list[Job] = []
+        for job in self.jobs_from(team_id, after):
+            if keep(job):
+                if len(page) == limit:
+                    return page, True
+                page.append(job)
+        return page, False
+
     def stats(self) -> dict[str, Any]:
         counters = self.counters
         return {
@@ -136,7 +181,9 @@ class EmulatorState:
             "idempotent_replays": counters.idempotent_replays,
             "submits": counters.submits,
             "polls": counters.polls,
+            "list_requests": counters.list_requests,
             "responses_by_status": dict(counters.responses_by_status),
+            "requests_by_key": dict(counters.requests_by_key),
             "dropped_connections": counters.dropped_connections,
             "credits_charged": self.credits_charged,
             "credits_balance": self.balance,

@@ -30,13 +30,13 @@ def airflow_home(tmp_path_factory):
     assert_key_in_no_file(home)
 
 
-def run_dag(home, dag_id, server, key=TEST_KEY):
+def run_dag(home, dag_id, server, key=TEST_KEY, **extra):
     env = dict(
         os.environ,
         AIRFLOW_HOME=str(home),
         AIRFLOW__CORE__DAGS_FOLDER=str(HERE / "failure_dags"),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW_CONN_APIFRAME_DEFAULT=connection_uri(server.url, key, max_retries=6),
+        AIRFLOW_CONN_APIFRAME_DEFAULT=connection_uri(server.url, key, **(extra or {"max_retries": 6})),
     )
     done = subprocess.run(
         [sys.executable, HERE / "run_dag.py", dag_id], env=env, capture_output=True, text=True, timeout=600
@@ -76,6 +76,19 @@ def test_flaky_api_the_task_succeeds_with_exactly_one_job(airflow_home):
     assert result["tasks"]["check"]["state"] == "success"
     assert stats["jobs_created"] == 1 and stats["credits_charged"] == 7
     assert stats["responses_by_status"]["429"] == 1 and stats["responses_by_status"]["503"] == 2
+
+
+def test_a_storm_of_faults_is_ridden_out_without_task_retries_and_paid_once(airflow_home):
+    # About half of all requests fail (5xx or a dropped connection), and every other successful submit
+    # answer is lost after the job exists; the tasks have Airflow's default of no retries.
+    with emulator(error_rate=0.3, drop_rate=0.2, lose_submit_answer_every=2, seed=11) as server:
+        result, _ = run_dag(airflow_home, "apiframe_storm", server, retry_timeout=120)
+        stats = server.stats()
+    assert result["state"] == "success", result
+    assert stats["jobs_created"] == 3 and stats["credits_charged"] == 21
+    assert stats["idempotent_replays"] >= 1  # lost answers were recovered by the key, not paid again
+    faulted = sum(n for code, n in stats["responses_by_status"].items() if code.startswith("5"))
+    assert faulted + stats["dropped_connections"] >= 5
 
 
 @pytest.mark.parametrize(

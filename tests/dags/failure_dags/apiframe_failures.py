@@ -41,3 +41,11 @@ with DAG(dag_id="apiframe_job_failures", **DEFAULTS):
 
 with DAG(dag_id="apiframe_crash_after_submit", **DEFAULTS):
     check(CrashOnFirstTry(task_id="generate", prompt="koi", poll_interval=0.5, **RETRY_AT_ONCE).output)
+
+with DAG(dag_id="apiframe_storm", **DEFAULTS):
+    # Airflow's default of no task retries: the client alone must ride out the storm.
+    check.expand(
+        urls=ImagenGenerateOperator.partial(task_id="generate", poll_interval=0.5)
+        .expand(prompt=["koi", "heron", "lotus"])
+        .output
+    )

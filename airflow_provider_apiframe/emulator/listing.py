@@ -1,0 +1,113 @@
+"""``GET /v2/jobs``: its query, checked as the API checks it, and its opaque position cursor."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .jobs import Job, JobStatus
+from .state import Position
+
+UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+LIMIT_DEFAULT = 20
+LIMIT_MAX = 100
+_STATUSES = tuple(status.value for status in JobStatus)
+_SCOPES = ("user", "team")
+_BOOLEANS = ("true", "false")
+
+
+class InvalidQuery(Exception):
+    def __init__(self, message: str, details: dict[str, list[str]]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    after: Position | None
+    limit: int
+    status: str | None
+    model: str | None
+    search: str | None
+    include_models: bool
+
+    def keeps(self, job: Job, now: float) -> bool:
+        if self.status is not None and job.progress_at(now).status.value != self.status:
+            return False
+        if self.model is not None and job.submission.model.id != self.model:
+            return False
+        return self.search is None or job.id == self.search
+
+
+def encode_cursor(job: Job) -> str:
+    """The position after ``job``: stays right when newer jobs are created between two pages."""
+    raw = json.dumps([job.created_at, job.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Position:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, job_id = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise ValueError("undecodable") from None
+    if not isinstance(created_at, int | float) or not isinstance(job_id, str):
+        raise ValueError("malformed")
+    return float(created_at), job_id
+
+
+def _enum(allowed: tuple[str, ...], value: str) -> str:
+    options = " | ".join(f"'{option}'" for option in allowed)
+    return f"Invalid enum value. Expected {options}, received '{value}'"
+
+
+def _limit(raw: str | None, errors: dict[str, list[str]]) -> int:
+    if raw is None:
+        return LIMIT_DEFAULT
+    try:
+        number = float(raw)
+    except ValueError:
+        errors["limit"] = ["Expected number, received nan"]
+        return LIMIT_DEFAULT
+    if not number.is_integer():
+        errors["limit"] = ["Expected integer, received float"]
+    elif number < 1:
+        errors["limit"] = ["Number must be greater than or equal to 1"]
+    elif number > LIMIT_MAX:
+        errors["limit"] = [f"Number must be less than or equal to {LIMIT_MAX}"]
+    return int(number) if not errors.get("limit") else LIMIT_DEFAULT
+
+
+def parse_list_query(query: Mapping[str, str]) -> ListQuery:
+    """The query of a ``GET /v2/jobs``, or :class:`InvalidQuery` with every problem by parameter."""
+    errors: dict[str, list[str]] = {}
+    limit = _limit(query.get("limit"), errors)
+    for name, allowed in (("status", _STATUSES), ("scope", _SCOPES), ("include_models", _BOOLEANS)):
+        value = query.get(name)
+        if value is not None and value not in allowed:
+            errors[name] = [_enum(allowed, value)]
+    search = query.get("search")
+    if search is not None and not UUID_PATTERN.match(search):
+        errors["search"] = ["Invalid uuid"]
+    if errors:
+        raise InvalidQuery("Validation failed", errors)
+    after = None
+    cursor = query.get("cursor")
+    if cursor is not None:
+        try:
+            after = decode_cursor(cursor)
+        except ValueError:
+            raise InvalidQuery("Invalid cursor", {"cursor": ["Invalid cursor"]}) from None
+    return ListQuery(
+        after=after,
+        limit=limit,
+        status=query.get("status"),
+        model=query.get("model"),
+        search=search.lower() if search else None,
+        include_models=query.get("include_models") == "true",
+    )

@@ -1,0 +1,384 @@
+"""
+Waiting for jobs: our trigger next to the vendor SDK's schedule and an HttpSensor, in one run.
+
+The emulator runs in its own process with production's variety: job lengths drawn lognormal (median
+``--median`` s, sigma ``--sigma``), progress of a given shape, and the API's per-key rate limit
+(``--rate-limit``, 500 a minute by default) enforced on the waiters' key. Jobs are submitted with a
+second key of the same team, so that the waiters start with their whole budget; the submit still counts
+as one request per image.
+
+- ours: ``ApiframeJobTrigger.run()`` as a triggerer runs it (all triggers of the process share one
+  status hub, one HTTP session and one request budget; the operator's default poll_interval of 5 s).
+- vendor SDK: ``jobs.waitFor``'s schedule (poll at once, then 2 s growing x1.5 to a 5 s cap), waiting
+  out a 429's Retry-After as the SDK does, with one session per waiter.
+- HttpSensor: the http provider's ``HttpAsyncHook`` poking every 5 s, as a deferred ``HttpSensor`` does.
+
+Scenarios: each job waited for alone (ours in a fresh process per job, so it has learned nothing: the
+worst case), then N jobs at once in one event loop. Printed per shape: requests per image (submit
+included), p50/p95 detection delay (when the waiter first saw the end minus the job's completedAt), 429
+answers, client CPU per job, resident memory per waiting job, sockets held, and ratios to ours.
+A contender that has not seen every job end within ``--cap`` seconds is cut off and says so.
+
+    .venvs/airflow-3.3/bin/python benchmarks/waiting.py                       # everything
+    .venvs/airflow-3.3/bin/python benchmarks/waiting.py --scenario 100 --shape front
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from urllib.error import HTTPError
+from urllib.parse import urlencode, urlparse
+from urllib.request import Request, urlopen
+
+from airflow_provider_apiframe.emulator import emulator_process
+
+# Each contender waits with a key of its own, so that each has the whole budget and its requests are
+# counted apart (the emulator counts answers per key).
+KEYS = {
+    "ours": "afk_benchmark_ours",
+    "vendor SDK": "afk_benchmark_sdk",
+    "HttpSensor 5 s": "afk_benchmark_sensor",
+}
+BOOKKEEPING_KEY = "afk_benchmark_bookkeeping"
+SHAPES = ("linear", "front", "steps", "stall", "none")
+CONTENDERS = ("ours", "vendor SDK", "HttpSensor 5 s")
+# The numbers are the output: Airflow's per-request log lines (it logs to stdout) would bury them.
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
+
+Waiter = Callable[[str, float], Awaitable[float]]
+
+
+# --- bookkeeping: the benchmark's own requests, with the other key, waiting out any 429 -----------------
+
+
+def call(url: str, path: str, body: dict | None = None) -> dict:
+    while True:
+        request = Request(
+            url + path,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"X-API-Key": BOOKKEEPING_KEY, "Content-Type": "application/json"},
+        )
+        try:
+            with urlopen(request) as response:
+                return json.loads(response.read())
+        except HTTPError as err:
+            if err.code != 429:
+                raise
+            time.sleep(float(err.headers.get("Retry-After", "1")))
+
+
+def submit(url: str, count: int, tag: str) -> list[str]:
+    return [
+        call(url, "/v2/images/generate", {"prompt": f"{tag} {i}", "model": "imagen-4"})["jobId"]
+        for i in range(count)
+    ]
+
+
+def completed_at(url: str, job_ids: list[str]) -> dict[str, float]:
+    """Every job's completedAt, read from list pages (ten requests for a thousand jobs, not a thousand)."""
+    wanted, found, cursor = set(job_ids), {}, None
+    while wanted - set(found):
+        query = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+        page = call(url, f"/v2/jobs?{urlencode(query)}")
+        for job in page["jobs"]:
+            if job["id"] in wanted and job["completedAt"]:
+                found[job["id"]] = parse_time(job["completedAt"])
+        if not page["hasMore"]:
+            break
+        cursor = page["nextCursor"]
+    return found
+
+
+def parse_time(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def requests_so_far(url: str, key: str) -> tuple[int, int]:
+    """The answers ``key`` got so far, and all 429s (contenders run one after another)."""
+    stats = call(url, "/_emulator/stats")
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return stats["requests_by_key"].get(digest, 0), stats["responses_by_status"].get("429", 0)
+
+
+# --- the contenders --------------------------------------------------------------------------------
+
+
+async def ours(job_id: str, submitted_at: float) -> float:
+    from airflow_provider_apiframe.triggers.apiframe import ApiframeJobTrigger
+
+    trigger = ApiframeJobTrigger(
+        job_id, "apiframe_default", 5.0, submitted_at + 600, submitted_at, model="imagen-4"
+    )
+    async for event in trigger.run():
+        assert event.payload["status"] == "success", event.payload
+        return time.time()
+    raise AssertionError("no event")
+
+
+def vendor_sdk(url: str) -> Waiter:
+    async def wait(job_id: str, submitted_at: float) -> float:
+        import aiohttp
+
+        delay = 2.0
+        async with aiohttp.ClientSession(headers={"X-API-Key": KEYS["vendor SDK"]}) as session:
+            while True:
+                async with session.get(f"{url}/v2/jobs/{job_id}") as response:
+                    if response.status == 429:
+                        await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+                        continue
+                    job = await response.json()
+                if job["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
+                    return time.time()
+                await asyncio.sleep(delay)
+                delay = min(delay * 1.5, 5.0)
+
+    return wait
+
+
+async def http_sensor(job_id: str, submitted_at: float) -> float:
+    from aiohttp import ClientResponseError
+    from airflow.providers.http.hooks.http import HttpAsyncHook
+
+    while True:
+        try:
+            async with HttpAsyncHook(method="GET", http_conn_id="apiframe_http").session() as http:
+                response = await http.run(endpoint=f"/v2/jobs/{job_id}")
+                job = await response.json()
+            if job["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
+                return time.time()
+        except ClientResponseError:  # a 429 after the hook's own retries: poke again later
+            pass
+        await asyncio.sleep(5.0)
+
+
+# --- measuring ------------------------------------------------------------------------------------
+
+
+def rss_bytes() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def sockets_to(port: int) -> int:
+    """This process's TCP connections to the emulator, from /proc (no psutil needed)."""
+    inodes = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes and int(fields[2].rsplit(":", 1)[1], 16) == port:
+                count += 1
+    return count
+
+
+async def wait_all(waiter: Waiter, job_ids: list[str], submitted_at: float, port: int, cap: float) -> dict:
+    peak = {"rss": 0, "sockets": 0}
+    baseline = rss_bytes()
+
+    async def sample() -> None:
+        while True:
+            peak["rss"] = max(peak["rss"], rss_bytes() - baseline)
+            peak["sockets"] = max(peak["sockets"], sockets_to(port))
+            await asyncio.sleep(0.5)
+
+    sampler = asyncio.ensure_future(sample())
+    tasks = [asyncio.ensure_future(waiter(job_id, submitted_at)) for job_id in job_ids]
+    done, pending = await asyncio.wait(tasks, timeout=cap)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    sampler.cancel()
+    seen = {job_id: task.result() for job_id, task in zip(job_ids, tasks, strict=True) if task in done}
+    return {"seen": seen, **peak}
+
+
+def measure(name: str, waiter: Waiter, url: str, jobs: int, cap: float) -> dict:
+    job_ids = submit(url, jobs, name)
+    submitted_at = time.time()
+    before, refused_before = requests_so_far(url, KEYS[name])
+    cpu = time.process_time()
+    result = asyncio.run(wait_all(waiter, job_ids, submitted_at, urlparse(url).port or 80, cap))
+    cpu = time.process_time() - cpu
+    after, refused_after = requests_so_far(url, KEYS[name])
+    ends = completed_at(url, job_ids)
+    delays = [seen - ends[j] for j, seen in result["seen"].items() if j in ends]
+    return summary(
+        jobs,
+        requests=jobs + after - before,  # the submits, and what the waiters sent
+        refused=refused_after - refused_before,
+        delays=delays,
+        cpu=cpu,
+        rss=result["rss"],
+        sockets=result["sockets"],
+    )
+
+
+def summary(
+    jobs: int, *, requests: int, refused: int, delays: list[float], cpu: float, rss: int, sockets: int
+):
+    quantiles = statistics.quantiles(delays, n=20) if len(delays) >= 2 else [float("nan")] * 19
+    return {
+        "requests/image": requests / jobs,
+        "p50 delay s": statistics.median(delays) if delays else float("nan"),
+        "p95 delay s": quantiles[18],
+        "429s": float(refused),
+        "CPU ms/job": cpu * 1000 / jobs,
+        "KB/waiting job": rss / 1024 / jobs,
+        "sockets held": float(sockets),
+        "jobs seen ending": len(delays) / jobs,
+    }
+
+
+# --- each job alone: ours in a fresh process per job ------------------------------------------------
+
+
+def alone_child(url: str, key: str) -> None:
+    """One job, one trigger, one process with its own key: print the job's numbers as JSON."""
+    connect(url, key)
+    import airflow_provider_apiframe.triggers.apiframe  # noqa: F401 - a one-off per process, not per job
+
+    [job_id] = submit(url, 1, "alone")
+    submitted_at = time.time()
+    seen = asyncio.run(ours(job_id, submitted_at))
+    sent, _ = requests_so_far(url, key)
+    delay = seen - completed_at(url, [job_id])[job_id]
+    print(json.dumps({"requests": 1 + sent, "delay": delay}))
+
+
+def alone_keys(count: int) -> list[str]:
+    return [f"afk_benchmark_alone_{i:03d}" for i in range(count)]
+
+
+def measure_alone_ours(url: str, jobs: int) -> dict:
+    """Each job in a process of its own, all at once: nothing learned, nothing shared."""
+    _, refused_before = requests_so_far(url, BOOKKEEPING_KEY)
+    children = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--alone-child", url, key], stdout=subprocess.PIPE, text=True
+        )
+        for key in alone_keys(jobs)
+    ]
+    results = []
+    for child in children:
+        out, _ = child.communicate(timeout=600)
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    _, refused_after = requests_so_far(url, BOOKKEEPING_KEY)
+    return summary(
+        jobs,
+        requests=sum(r["requests"] for r in results),
+        refused=refused_after - refused_before,
+        delays=[r["delay"] for r in results],
+        cpu=float("nan"),
+        rss=0,
+        sockets=1,
+    )
+
+
+# --- running it all ---------------------------------------------------------------------------------
+
+
+def connect(url: str, key: str = KEYS["ours"]) -> None:
+    host = urlparse(url)
+    os.environ["AIRFLOW_CONN_APIFRAME_DEFAULT"] = f"apiframe://:{key}@{host.hostname}:{host.port}"
+    sensor_key = KEYS["HttpSensor 5 s"]
+    os.environ["AIRFLOW_CONN_APIFRAME_HTTP"] = json.dumps(
+        {"conn_type": "http", "host": host.hostname, "port": host.port, "extra": {"X-API-Key": sensor_key}}
+    )
+
+
+def emulator_args(args: argparse.Namespace, shape: str) -> list[str]:
+    keys = [*KEYS.values(), BOOKKEEPING_KEY, *alone_keys(args.alone_jobs)]
+    return [
+        *[arg for key in keys for arg in ("--api-key", key)],
+        "--job-duration", str(args.median),
+        "--duration-sigma", str(args.sigma),
+        "--progress-shape", shape,
+        "--seed", str(args.seed),
+        "--credits", "100000000",
+        "--rate-limit-per-minute", str(args.rate_limit),
+    ]  # fmt: skip
+
+
+def run_shape(args: argparse.Namespace, shape: str, scenario: str) -> dict[str, dict]:
+    with emulator_process(*emulator_args(args, shape)) as url:
+        connect(url)
+        # Imports are a one-off per process (see import_cost.py), not a cost per job: pay them first.
+        import airflow.providers.http.hooks.http  # noqa: F401
+
+        import airflow_provider_apiframe.triggers.apiframe  # noqa: F401
+
+        contenders: dict[str, Waiter] = {
+            "ours": ours,
+            "vendor SDK": vendor_sdk(url),
+            "HttpSensor 5 s": http_sensor,
+        }
+        results = {}
+        for name, waiter in contenders.items():
+            if scenario == "alone" and name == "ours":
+                results[name] = measure_alone_ours(url, args.alone_jobs)
+            elif scenario == "alone":
+                # The stock waiters share nothing between jobs: running them side by side is alone.
+                results[name] = measure(name, waiter, url, args.alone_jobs, args.cap)
+            else:
+                results[name] = measure(name, waiter, url, int(scenario), args.cap)
+        return results
+
+
+def print_table(title: str, results: dict[str, dict]) -> None:
+    print(f"\n{title}")
+    names = list(results)
+    print(f"{'':18s}" + "".join(f"{n:>16s}" for n in names) + "".join(f"{'/ ' + n:>18s}" for n in names[1:]))
+    for metric in results["ours"]:
+        values = [results[n][metric] for n in names]
+        ratios = [values[0] / v if v else float("nan") for v in values[1:]]
+        print(f"{metric:18s}" + "".join(f"{v:16.2f}" for v in values) + "".join(f"{r:18.2f}" for r in ratios))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--alone-child", nargs=2, metavar=("URL", "KEY"))
+    parser.add_argument("--scenario", action="append", choices=("alone", "100", "1000"))
+    parser.add_argument("--shape", action="append", choices=SHAPES)
+    parser.add_argument("--median", type=float, default=8.0)
+    parser.add_argument("--sigma", type=float, default=0.4)
+    parser.add_argument("--rate-limit", type=int, default=500)
+    parser.add_argument("--alone-jobs", type=int, default=16)
+    parser.add_argument("--cap", type=float, default=120.0, help="seconds before a contender is cut off")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    if args.alone_child:
+        alone_child(*args.alone_child)
+        return
+    for scenario in args.scenario or ["alone", "100", "1000"]:
+        for shape in args.shape or SHAPES:
+            results = run_shape(args, shape, scenario)
+            jobs = args.alone_jobs if scenario == "alone" else int(scenario)
+            label = scenario if scenario == "alone" else f"{scenario} at once"
+            print_table(
+                f"{label}: {jobs} jobs, progress {shape}, "
+                f"lognormal median {args.median} s sigma {args.sigma}, {args.rate_limit}/min per key "
+                "(ratios: ours / other)",
+                results,
+            )
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Many triggers in one event loop: one stream of list pages, their own events, nothing left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from airflow_provider_apiframe import status_hub
+from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
+from airflow_provider_apiframe.triggers.apiframe import ApiframeJobTrigger
+from tests.conftest import TEST_KEY, connection_uri
+
+
+@pytest.fixture
+def server(apiframe_emulator_factory, monkeypatch):
+    server = apiframe_emulator_factory(api_keys=(TEST_KEY,), job_duration=1.5, duration_sigma=0.3, seed=3)
+    monkeypatch.setenv("AIRFLOW_CONN_APIFRAME_DEFAULT", connection_uri(server.url))
+    return server
+
+
+def submit(prompts):
+    hook = ApiframeHook()
+    return [
+        hook.submit_generation("imagen-4", prompt, {}, idempotency_key=f"hub-{prompt}") for prompt in prompts
+    ]
+
+
+def trigger(job_id, timeout=30.0):
+    now = time.time()
+    return ApiframeJobTrigger(job_id, "apiframe_default", 5.0, now + timeout, now, model="imagen-4")
+
+
+async def first_event(t):
+    async for event in t.run():
+        return event.payload
+    raise AssertionError("no event")
+
+
+def hub_tasks():
+    return [t for t in asyncio.all_tasks() if t.get_name() == "apiframe-status-hub"]
+
+
+def test_many_triggers_are_answered_from_list_pages_each_with_its_own_event(server):
+    job_ids = submit([f"koi {i}" for i in range(40)])
+    before = server.stats()
+
+    async def wait_all():
+        return await asyncio.gather(*(first_event(trigger(job_id)) for job_id in job_ids))
+
+    events = asyncio.run(wait_all())
+    after = server.stats()
+    assert [e["job_id"] for e in events] == job_ids
+    assert all(e["status"] == "success" and e["images"] for e in events)
+    lists = after["list_requests"] - before["list_requests"]
+    singles = after["polls"] - before["polls"]
+    assert lists >= 1
+    # Forty jobs waited for with fewer requests than jobs: a page answers for many of them at once.
+    assert lists + singles < len(job_ids)
+    assert status_hub.live_hubs() == 0
+
+
+def test_a_job_no_page_shows_is_asked_about_alone(server):
+    [known] = submit(["heron"])
+    unknown = "00000000-0000-4000-8000-000000000000"
+
+    async def wait_both():
+        return await asyncio.gather(first_event(trigger(known)), first_event(trigger(unknown)))
+
+    found, missing = asyncio.run(wait_both())
+    assert found["status"] == "success"
+    assert missing["status"] == "error" and missing["reason"] == "not_found"
+
+
+def test_cancelled_triggers_leave_no_hub_task_session_or_waiter(server):
+    job_ids = submit([f"lotus [never] {i}" for i in range(12)])
+    seen = {}
+
+    async def cancel_midway():
+        tasks = [asyncio.ensure_future(first_event(trigger(job_id))) for job_id in job_ids]
+        await asyncio.sleep(2.5)
+        [hub] = status_hub._hubs.values()
+        seen["waiters"] = len(hub.waiters)
+        seen["hub"] = hub
+        for task in tasks[:6]:
+            task.cancel()  # as the triggerer does when a trigger moves to another triggerer
+        await asyncio.sleep(0.1)
+        seen["waiters_after_half"] = len(hub.waiters)
+        for task in tasks[6:]:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        seen["tasks_left"] = len(hub_tasks())
+
+    asyncio.run(cancel_midway())
+    assert seen["waiters"] == 12 and seen["waiters_after_half"] == 6
+    assert seen["tasks_left"] == 0 and status_hub.live_hubs() == 0
+    assert seen["hub"].transport._session is None  # its HTTP session was closed
+
+
+def test_two_waiters_for_one_job_each_get_the_event(server):
+    # An operator's trigger and a sensor on the same job, say; and a trigger rebuilt from its kwargs.
+    [job_id] = submit(["egret"])
+    original = trigger(job_id)
+    rebuilt = ApiframeJobTrigger(**original.serialize()[1])
+
+    async def both():
+        return await asyncio.gather(first_event(original), first_event(rebuilt))
+
+    events = asyncio.run(both())
+    assert [e["status"] for e in events] == ["success", "success"]
+    assert events[0]["images"] == events[1]["images"]
+    assert status_hub.live_hubs() == 0
