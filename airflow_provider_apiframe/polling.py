@@ -21,7 +21,7 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeNotFoundError,
     ApiframeTransientError,
 )
-from airflow_provider_apiframe.job_history import history_for, quantile
+from airflow_provider_apiframe.job_history import MIN_SAMPLES, history_for, quantile
 from airflow_provider_apiframe.jobs import Job, JobStatus
 
 # Never poll one job faster than this, however close it seems to be to the end.
@@ -32,10 +32,10 @@ FIRST_POLL_AFTER = 2.0
 MIN_TOLERANCE = 0.8
 # Polls are placed so that at most this share of the likely ends comes a tolerance or more before one.
 EARLY_SHARE = 0.05
-# A job that ran past its predicted end is next polled after this share of its age, growing with
-# every further miss: a stalled job is polled ever more slowly, never faster and faster.
-MISS_SHARE = 0.1
-MISS_GROWTH = 1.5
+# A job that ran past its predicted end, or outlived every job of its model seen so far, is next polled
+# after this share of its age: a stalled job is polled ever more slowly, never faster and faster, and
+# a late one still often enough to be seen ending soon after it does.
+LATE_SHARE = 0.15
 SIGHTINGS_KEPT = 32
 
 Event = dict[str, Any]
@@ -169,22 +169,29 @@ class JobWatch:
 
     def _next_delay(self, now: float) -> float:
         age = now - self.created_at
-        estimate = history_for(self.model).end_estimate(age, self.progress)
+        history = history_for(self.model)
+        estimate = history.end_estimate(age, self.progress)
         self._predicted_end = None
         if estimate:
             # The estimate already knows the job outlived every earlier poll: no miss to count. Nor is
             # it held to poll_interval: that bounds the wait where nothing predicts the end.
             return estimate_delay(estimate, age)
-        if self.polls == 0:
+        if history.known_durations >= MIN_SAMPLES:
+            delay = self._late_delay(age)  # longer than every job of its model seen so far
+        elif self.polls == 0:
             delay = FIRST_POLL_AFTER - age
         else:
             remaining = pace_delay(self.sightings, self.created_at)
-            if remaining is not None:
+            if remaining is None:
+                delay = 0.5 * age
+            else:
                 self._predicted_end = now + remaining
-            delay = remaining if remaining is not None else 0.5 * age
-            if self.misses:
-                delay = max(delay, MISS_SHARE * age * MISS_GROWTH ** (self.misses - 1))
+                delay = max(remaining, self._late_delay(age)) if self.misses else remaining
         return min(self.poll_interval, delay)
+
+    @staticmethod
+    def _late_delay(age: float) -> float:
+        return max(MIN_TOLERANCE, LATE_SHARE * age)
 
 
 def terminal_event(job: Job) -> Event:

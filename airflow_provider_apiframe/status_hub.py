@@ -5,7 +5,9 @@ A triggerer holding a hundred deferred tasks, or one task waiting for a batch, w
 ``GET /v2/jobs/{id}`` per job and poll. Each waiter instead asks the process's ``StatusHub`` for news of
 its job by a due time; the hub answers from ``GET /v2/jobs`` pages (up to 100 jobs a request) and
 remembers on which page each job sits, so that later it fetches only the pages that hold jobs due
-now, no page more often than ``PAGE_GAP``. A job that no page shows (another user's, or a stand-in API
+now. A page is worth fetching as soon as the polls its waiters asked for add up to one request (a
+hundred jobs that each want news every few seconds get it every ``PAGE_GAP``), and no page is fetched
+more often than that. A job that no page shows (another user's, or a stand-in API
 without the list) is asked about alone, and so is a job waited for alone, where one ``GET`` by id is
 as cheap as a page.
 
@@ -59,6 +61,7 @@ class Waiter:
     created_hint: float
     model: str | None
     due: float = float("inf")
+    asked_at: float = 0.0
     future: asyncio.Future[Outcome] | None = None
     created_at: float | None = None
     page: str | None = None
@@ -97,6 +100,7 @@ class Subscription:
         loop = asyncio.get_running_loop()
         self._waiter.future = loop.create_future()
         self._waiter.due = due
+        self._waiter.asked_at = time.time()
         self._hub.wake()
         try:
             return await self._waiter.future
@@ -159,9 +163,11 @@ class StatusHub:
     async def _run(self) -> None:
         while True:
             now = time.time()
-            ready = [w for w in self.all_waiters() if w.waiting and self._ready_at(w) <= now]
+            waiting = [w for w in self.all_waiters() if w.waiting]
+            pages = self._pages_ready_at(waiting)
+            ready = [w for w in waiting if self._ready_at(w, pages) <= now]
             if not ready:
-                await self._sleep_until_next(now)
+                await self._sleep_until(min((self._ready_at(w, pages) for w in waiting), default=None))
                 continue
             try:
                 await self._answer(ready, now)
@@ -170,15 +176,32 @@ class StatusHub:
                 for waiter in ready:
                     waiter.answer(ApiframeTransientError(f"status round failed: {error}"))
 
-    def _ready_at(self, waiter: Waiter) -> float:
-        """When a due waiter can be answered: its page may have been fetched too recently."""
-        if waiter.page is None or waiter.unlisted or not self.list_supported:
-            return waiter.due
-        return max(waiter.due, self.page_fetched_at.get(waiter.page, 0.0) + PAGE_GAP)
+    def _on_a_page(self, waiter: Waiter) -> bool:
+        return waiter.page is not None and not waiter.unlisted and self.list_supported
 
-    async def _sleep_until_next(self, now: float) -> None:
-        pending = [self._ready_at(w) for w in self.all_waiters() if w.waiting]
-        timeout = max(0.0, min(pending) - now) if pending else None
+    def _pages_ready_at(self, waiting: list[Waiter]) -> dict[str, float]:
+        """When each page's waiters, together, have asked for one poll's worth of news."""
+        rates: dict[str, float] = {}
+        for waiter in waiting:
+            if self._on_a_page(waiter):
+                assert waiter.page is not None
+                wanted_every = max(waiter.due - waiter.asked_at, PAGE_GAP)
+                rates[waiter.page] = rates.get(waiter.page, 0.0) + 1 / wanted_every
+        return {
+            page: self.page_fetched_at.get(page, 0.0) + max(PAGE_GAP, 1 / rate)
+            for page, rate in rates.items()
+        }
+
+    def _ready_at(self, waiter: Waiter, pages: dict[str, float]) -> float:
+        """When a waiter can be answered: at its due time, or with its page, but not before the page's gap."""
+        if not self._on_a_page(waiter):
+            return waiter.due
+        assert waiter.page is not None
+        earliest = self.page_fetched_at.get(waiter.page, 0.0) + PAGE_GAP
+        return max(earliest, min(waiter.due, pages[waiter.page]))
+
+    async def _sleep_until(self, moment: float | None) -> None:
+        timeout = None if moment is None else max(0.0, moment - time.time())
         self._wakeup.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), timeout)

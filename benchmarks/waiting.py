@@ -316,29 +316,39 @@ def emulator_args(args: argparse.Namespace, shape: str) -> list[str]:
     ]  # fmt: skip
 
 
+def measure_child(url: str, name: str, jobs: int, cap: float) -> None:
+    """One contender's wait in a process of its own, so that its memory and history start clean."""
+    connect(url)
+    # Imports are a one-off per process (see import_cost.py), not a cost per job: pay them first.
+    import airflow.providers.http.hooks.http  # noqa: F401
+
+    import airflow_provider_apiframe.triggers.apiframe  # noqa: F401
+
+    contenders: dict[str, Waiter] = {
+        "ours": ours,
+        "vendor SDK": vendor_sdk(url),
+        "HttpSensor 5 s": http_sensor,
+    }
+    print(json.dumps(measure(name, contenders[name], url, jobs, cap)))
+
+
 def run_shape(args: argparse.Namespace, shape: str, scenario: str) -> dict[str, dict]:
+    results = {}
     with emulator_process(*emulator_args(args, shape)) as url:
-        connect(url)
-        # Imports are a one-off per process (see import_cost.py), not a cost per job: pay them first.
-        import airflow.providers.http.hooks.http  # noqa: F401
-
-        import airflow_provider_apiframe.triggers.apiframe  # noqa: F401
-
-        contenders: dict[str, Waiter] = {
-            "ours": ours,
-            "vendor SDK": vendor_sdk(url),
-            "HttpSensor 5 s": http_sensor,
-        }
-        results = {}
-        for name, waiter in contenders.items():
+        for name in CONTENDERS:
             if scenario == "alone" and name == "ours":
                 results[name] = measure_alone_ours(url, args.alone_jobs)
-            elif scenario == "alone":
-                # The stock waiters share nothing between jobs: running them side by side is alone.
-                results[name] = measure(name, waiter, url, args.alone_jobs, args.cap)
-            else:
-                results[name] = measure(name, waiter, url, int(scenario), args.cap)
-        return results
+                continue
+            # The stock waiters share nothing between jobs: side by side is alone for them.
+            jobs = args.alone_jobs if scenario == "alone" else int(scenario)
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", url, name, str(jobs), str(args.cap)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    return results
 
 
 def print_table(title: str, results: dict[str, dict]) -> None:
@@ -354,17 +364,22 @@ def print_table(title: str, results: dict[str, dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--alone-child", nargs=2, metavar=("URL", "KEY"))
+    parser.add_argument("--child", nargs=4, metavar=("URL", "CONTENDER", "JOBS", "CAP"))
     parser.add_argument("--scenario", action="append", choices=("alone", "100", "1000"))
     parser.add_argument("--shape", action="append", choices=SHAPES)
     parser.add_argument("--median", type=float, default=8.0)
     parser.add_argument("--sigma", type=float, default=0.4)
     parser.add_argument("--rate-limit", type=int, default=500)
     parser.add_argument("--alone-jobs", type=int, default=16)
-    parser.add_argument("--cap", type=float, default=120.0, help="seconds before a contender is cut off")
+    parser.add_argument("--cap", type=float, default=90.0, help="seconds before a contender is cut off")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     if args.alone_child:
         alone_child(*args.alone_child)
+        return
+    if args.child:
+        url, name, jobs, cap = args.child
+        measure_child(url, name, int(jobs), float(cap))
         return
     for scenario in args.scenario or ["alone", "100", "1000"]:
         for shape in args.shape or SHAPES:

@@ -76,8 +76,8 @@ def test_a_stalled_job_is_polled_ever_more_slowly_never_faster_and_faster():
 def test_front_loaded_progress_is_not_taken_at_its_word():
     # 90% after a fifth of a 10 s job: a straight line would say "done in 0.2 s" over and over.
     polls = run_until_done(watch(), lambda t: min(99, int(100 * (1 - (1 - t / 10) ** 10))), ends_at=10.0)
-    assert len(polls) <= 8
-    assert polls[-1] - 10.0 <= 4.0  # cold, with nothing learned: late by under half its length
+    assert len(polls) <= 12  # not one every half second
+    assert polls[-1] - 10.0 <= 2.0  # cold, with nothing learned: late by a fifth of its length at most
 
 
 def learn(model, durations, shape=lambda share: int(99 * share)):
