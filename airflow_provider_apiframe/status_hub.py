@@ -242,9 +242,9 @@ class StatusHub:
         page = await self._list(cursor, group)
         if page is None:
             return
-        self._take(page, cursor, now)
+        seen = self._take(page, cursor, now)
         for waiter in group:
-            if waiter.waiting:
+            if waiter.job_id not in seen:
                 # Not where it was: newer jobs pushed it off the newest page. Look for it from the top.
                 waiter.page = None
 
@@ -260,8 +260,8 @@ class StatusHub:
             if page is None:
                 return
             pages += 1
-            self._take(page, cursor, now)
-            looking = {w for w in looking if w.waiting}
+            seen = self._take(page, cursor, now)
+            looking = {w for w in looking if w.job_id not in seen}
             created = [job.created_at for job in page.jobs if job.created_at is not None]
             if created and min(created) < oldest:
                 break
@@ -303,7 +303,8 @@ class StatusHub:
             log.warning("GET /v2/jobs is not usable (%s); polling each job alone", error)
             self.list_supported = False
 
-    def _take(self, page: Page, cursor: str, now: float) -> None:
+    def _take(self, page: Page, cursor: str, now: float) -> set[str]:
+        """Answer the page's waiters that are due or done; return the ids of the jobs on the page."""
         self.page_fetched_at[cursor] = now
         for job in page.jobs:
             waiters = self.waiters.get(job.id)
@@ -315,6 +316,7 @@ class StatusHub:
                 # Answer the due waiters, and any that can stop waiting; the rest learn at their due time.
                 if job.status.is_terminal or waiter.due <= now + PAGE_GAP:
                     waiter.answer(job)
+        return {job.id for job in page.jobs}
 
     def _learn(self, job: Job) -> None:
         """Another job's duration teaches its model's history, once."""

@@ -3,9 +3,10 @@ Waiting for jobs: our trigger next to the vendor SDK's schedule and an HttpSenso
 
 The emulator runs in its own process with production's variety: job lengths drawn lognormal (median
 ``--median`` s, sigma ``--sigma``), progress of a given shape, and the API's per-key rate limit
-(``--rate-limit``, 500 a minute by default) enforced on the waiters' key. Jobs are submitted with a
-second key of the same team, so that the waiters start with their whole budget; the submit still counts
-as one request per image.
+(``--rate-limit``, 500 a minute by default) enforced on every key. Each contender waits with a key of
+its own, and jobs are submitted with other keys of the same team, so that a thousand submits go at once
+(as from a thousand workers) and the waiters start with their whole budget; the submit still counts as
+one request per image.
 
 - ours: ``ApiframeJobTrigger.run()`` as a triggerer runs it (all triggers of the process share one
   status hub, one HTTP session and one request budget; the operator's default poll_interval of 5 s).
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import itertools
 import json
 import os
 import statistics
@@ -35,6 +37,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from urllib.error import HTTPError
@@ -50,9 +53,15 @@ KEYS = {
     "vendor SDK": "afk_benchmark_sdk",
     "HttpSensor 5 s": "afk_benchmark_sensor",
 }
-BOOKKEEPING_KEY = "afk_benchmark_bookkeeping"
+# The benchmark's own requests (submits, look-ups) spread over keys of their own, so that a thousand
+# submits go at once, as if made by a thousand workers, and take nothing from the waiters' budgets.
+BOOKKEEPING_KEYS = [f"afk_benchmark_bookkeeping_{i}" for i in range(4)]
+_bookkeeping_key = itertools.cycle(BOOKKEEPING_KEYS)  # next() on it is atomic under the GIL
 SHAPES = ("linear", "front", "steps", "stall", "none")
 CONTENDERS = ("ours", "vendor SDK", "HttpSensor 5 s")
+# Alone, ours is measured twice: in a fresh process, and in one that first waited for this many jobs.
+LEARNED = "ours, learned"
+LEARN_FROM = 20
 # The numbers are the output: Airflow's per-request log lines (it logs to stdout) would bury them.
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
 
@@ -67,7 +76,7 @@ def call(url: str, path: str, body: dict | None = None) -> dict:
         request = Request(
             url + path,
             data=json.dumps(body).encode() if body is not None else None,
-            headers={"X-API-Key": BOOKKEEPING_KEY, "Content-Type": "application/json"},
+            headers={"X-API-Key": next(_bookkeeping_key), "Content-Type": "application/json"},
         )
         try:
             with urlopen(request) as response:
@@ -79,10 +88,13 @@ def call(url: str, path: str, body: dict | None = None) -> dict:
 
 
 def submit(url: str, count: int, tag: str) -> list[str]:
-    return [
-        call(url, "/v2/images/generate", {"prompt": f"{tag} {i}", "model": "imagen-4"})["jobId"]
-        for i in range(count)
-    ]
+    """Submit ``count`` jobs side by side (as many workers would), so that they start together."""
+
+    def one(i: int) -> str:
+        return call(url, "/v2/images/generate", {"prompt": f"{tag} {i}", "model": "imagen-4"})["jobId"]
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return list(pool.map(one, range(count)))
 
 
 def completed_at(url: str, job_ids: list[str]) -> dict[str, float]:
@@ -249,29 +261,43 @@ def summary(
 # --- each job alone: ours in a fresh process per job ------------------------------------------------
 
 
-def alone_child(url: str, key: str) -> None:
-    """One job, one trigger, one process with its own key: print the job's numbers as JSON."""
+def alone_child(url: str, key: str, learn_from: int) -> None:
+    """
+    One job, one trigger, one process with its own key: print the job's numbers as JSON.
+
+    With ``learn_from`` > 0 the process first waits for that many jobs (unmeasured), as a triggerer
+    that has been running for a while has: the measured job is then waited for with what they taught.
+    """
     connect(url, key)
     import airflow_provider_apiframe.triggers.apiframe  # noqa: F401 - a one-off per process, not per job
 
+    if learn_from:
+
+        async def earlier_jobs(job_ids: list[str]) -> None:
+            await asyncio.gather(*(ours(job_id, time.time()) for job_id in job_ids))
+
+        asyncio.run(earlier_jobs(submit(url, learn_from, "earlier")))
+    before, _ = requests_so_far(url, key)
     [job_id] = submit(url, 1, "alone")
     submitted_at = time.time()
     seen = asyncio.run(ours(job_id, submitted_at))
-    sent, _ = requests_so_far(url, key)
+    after, _ = requests_so_far(url, key)
     delay = seen - completed_at(url, [job_id])[job_id]
-    print(json.dumps({"requests": 1 + sent, "delay": delay}))
+    print(json.dumps({"requests": 1 + after - before - 1, "delay": delay}))
 
 
 def alone_keys(count: int) -> list[str]:
     return [f"afk_benchmark_alone_{i:03d}" for i in range(count)]
 
 
-def measure_alone_ours(url: str, jobs: int) -> dict:
-    """Each job in a process of its own, all at once: nothing learned, nothing shared."""
-    _, refused_before = requests_so_far(url, BOOKKEEPING_KEY)
+def measure_alone_ours(url: str, jobs: int, learn_from: int) -> dict:
+    """Each job in a process of its own, all at once: nothing shared, and learned only if asked."""
+    _, refused_before = requests_so_far(url, BOOKKEEPING_KEYS[0])
     children = [
         subprocess.Popen(
-            [sys.executable, __file__, "--alone-child", url, key], stdout=subprocess.PIPE, text=True
+            [sys.executable, __file__, "--alone-child", url, key, str(learn_from)],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for key in alone_keys(jobs)
     ]
@@ -279,7 +305,7 @@ def measure_alone_ours(url: str, jobs: int) -> dict:
     for child in children:
         out, _ = child.communicate(timeout=600)
         results.append(json.loads(out.strip().splitlines()[-1]))
-    _, refused_after = requests_so_far(url, BOOKKEEPING_KEY)
+    _, refused_after = requests_so_far(url, BOOKKEEPING_KEYS[0])
     return summary(
         jobs,
         requests=sum(r["requests"] for r in results),
@@ -304,7 +330,7 @@ def connect(url: str, key: str = KEYS["ours"]) -> None:
 
 
 def emulator_args(args: argparse.Namespace, shape: str) -> list[str]:
-    keys = [*KEYS.values(), BOOKKEEPING_KEY, *alone_keys(args.alone_jobs)]
+    keys = [*KEYS.values(), *BOOKKEEPING_KEYS, *alone_keys(args.alone_jobs)]
     return [
         *[arg for key in keys for arg in ("--api-key", key)],
         "--job-duration", str(args.median),
@@ -329,6 +355,12 @@ def measure_child(url: str, name: str, jobs: int, cap: float) -> None:
         "vendor SDK": vendor_sdk(url),
         "HttpSensor 5 s": http_sensor,
     }
+    # Modules that load on a waiter's first request are a one-off per process too: one unmeasured
+    # wait on a job that is already over loads them, so the memory measured is the waiters' own.
+    [warm] = submit(url, 1, "warm-up")
+    while call(url, f"/v2/jobs/{warm}")["status"] != "COMPLETED":
+        time.sleep(1)
+    asyncio.run(contenders[name](warm, time.time() - 600))
     print(json.dumps(measure(name, contenders[name], url, jobs, cap)))
 
 
@@ -337,7 +369,8 @@ def run_shape(args: argparse.Namespace, shape: str, scenario: str) -> dict[str, 
     with emulator_process(*emulator_args(args, shape)) as url:
         for name in CONTENDERS:
             if scenario == "alone" and name == "ours":
-                results[name] = measure_alone_ours(url, args.alone_jobs)
+                results[name] = measure_alone_ours(url, args.alone_jobs, 0)
+                results[LEARNED] = measure_alone_ours(url, args.alone_jobs, LEARN_FROM)
                 continue
             # The stock waiters share nothing between jobs: side by side is alone for them.
             jobs = args.alone_jobs if scenario == "alone" else int(scenario)
@@ -363,7 +396,7 @@ def print_table(title: str, results: dict[str, dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--alone-child", nargs=2, metavar=("URL", "KEY"))
+    parser.add_argument("--alone-child", nargs=3, metavar=("URL", "KEY", "LEARN_FROM"))
     parser.add_argument("--child", nargs=4, metavar=("URL", "CONTENDER", "JOBS", "CAP"))
     parser.add_argument("--scenario", action="append", choices=("alone", "100", "1000"))
     parser.add_argument("--shape", action="append", choices=SHAPES)
@@ -375,7 +408,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     if args.alone_child:
-        alone_child(*args.alone_child)
+        url, key, learn_from = args.alone_child
+        alone_child(url, key, int(learn_from))
         return
     if args.child:
         url, name, jobs, cap = args.child

@@ -15,7 +15,9 @@ from tests.conftest import TEST_KEY, connection_uri
 
 @pytest.fixture
 def server(apiframe_emulator_factory, monkeypatch):
-    server = apiframe_emulator_factory(api_keys=(TEST_KEY,), job_duration=1.5, duration_sigma=0.3, seed=3)
+    server = apiframe_emulator_factory(
+        api_keys=(TEST_KEY,), job_duration=3.0, duration_sigma=0.5, progress_shape="mixed", seed=3
+    )
     monkeypatch.setenv("AIRFLOW_CONN_APIFRAME_DEFAULT", connection_uri(server.url))
     return server
 
@@ -56,8 +58,10 @@ def test_many_triggers_are_answered_from_list_pages_each_with_its_own_event(serv
     lists = after["list_requests"] - before["list_requests"]
     singles = after["polls"] - before["polls"]
     assert lists >= 1
-    # Forty jobs waited for with fewer requests than jobs: a page answers for many of them at once.
+    # Forty jobs waited for with fewer requests than jobs: a page answers for many of them at once,
+    # and a job is asked about alone only once it is the last one left.
     assert lists + singles < len(job_ids)
+    assert singles <= 10
     assert status_hub.live_hubs() == 0
 
 
@@ -111,3 +115,25 @@ def test_two_waiters_for_one_job_each_get_the_event(server):
     assert [e["status"] for e in events] == ["success", "success"]
     assert events[0]["images"] == events[1]["images"]
     assert status_hub.live_hubs() == 0
+
+
+def test_a_page_fetched_for_one_waiter_keeps_the_place_of_the_others_on_it(server):
+    first, second = submit(["ibis", "crane"])
+
+    async def scenario():
+        settings = await ApiframeHook().async_settings()
+        async with (
+            status_hub.shared_hub(settings) as hub,
+            hub.watch(first, created_hint=time.time()) as soon,
+            hub.watch(second, created_hint=time.time()) as later,
+        ):
+            waiting = asyncio.ensure_future(later.next(time.time() + 60))
+            await soon.next(time.time())  # found by a sweep from the newest page
+            await soon.next(time.time())  # its page again, fetched with the other waiter on it
+            [other] = hub.waiters[second]
+            place = (other.page, other.unlisted)
+            waiting.cancel()
+        return place
+
+    assert asyncio.run(scenario()) == (status_hub.TOP, False)
+    assert server.stats()["polls"] == 0  # nobody was asked about alone
