@@ -50,6 +50,11 @@ class ModelHistory:
     def known_durations(self) -> int:
         return len(self._durations)
 
+    @property
+    def reports_progress(self) -> bool:
+        """Whether this model's jobs were seen reporting progress (a reading is then worth a poll)."""
+        return bool(self._shape)
+
     def end_estimate(self, age: float, progress: int | None) -> list[tuple[float, float]]:
         """
         Likely ages at which a job of this model that is ``age`` seconds old and still running ends.

@@ -175,7 +175,11 @@ class JobWatch:
         if estimate:
             # The estimate already knows the job outlived every earlier poll: no miss to count. Nor is
             # it held to poll_interval: that bounds the wait where nothing predicts the end.
-            return estimate_delay(estimate, age)
+            delay = estimate_delay(estimate, age)
+            if self.polls == 0 and history.reports_progress:
+                # A progress reading narrows the end down: take one halfway to the earliest likely end.
+                delay = min(delay, quantile(estimate, EARLY_SHARE) / 2 - age)
+            return delay
         if history.known_durations >= MIN_SAMPLES:
             delay = self._late_delay(age)  # longer than every job of its model seen so far
         elif self.polls == 0:

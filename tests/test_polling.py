@@ -81,14 +81,15 @@ def test_front_loaded_progress_is_not_taken_at_its_word():
 
 
 def learn(model, durations, shape=lambda share: int(99 * share)):
+    """Teach ``model`` finished jobs; ``shape`` None for a model that reports no progress."""
     history = history_for(model)
     for duration in durations:
-        sightings = [(duration * k / 10, shape(k / 10)) for k in range(1, 10)]
+        sightings = [(duration * k / 10, shape(k / 10)) for k in range(1, 10)] if shape else []
         history.record(duration, sightings)
 
 
 def test_learned_durations_place_the_first_poll_without_progress():
-    learn("m", [8.0 + 0.1 * i for i in range(20)], shape=lambda share: 0)
+    learn("m", [8.0 + 0.1 * i for i in range(20)], shape=None)
     w = watch(model="m")
     first = w.first_delay(0.0)
     # The shortest known jobs take 8 s: nothing to ask at 2 s; the first poll comes as they end.
@@ -186,3 +187,9 @@ def test_each_status_change_is_logged_once(caplog):
 def test_unreadable_event_is_an_error():
     with pytest.raises(ApiframeError):
         result_from_event(None)
+
+
+def test_where_the_model_reports_progress_the_first_poll_reads_it_before_the_earliest_end():
+    learn("p", [8.0 + 0.1 * i for i in range(20)])  # linear progress, 8 to 10 s
+    first = watch(model="p").first_delay(0.0)
+    assert 3.0 <= first <= 4.5  # halfway to the earliest likely end, not at it
