@@ -22,7 +22,7 @@ DURATIONS_KEPT = 256
 SHARES_KEPT_PER_PROGRESS = 48
 # How close two progress values must be to tell about each other, and the width of the kernel that
 # weighs a duration by how well it explains the progress seen.
-PROGRESS_NEIGHBOURHOOD = 3
+PROGRESS_NEIGHBOURHOODS = (3, 6, 12)
 FRACTION_BANDWIDTH = 0.04
 
 
@@ -69,24 +69,28 @@ class ModelHistory:
                 return []
             longer = sorted(d for d in self._durations if d > age)
             shares = self._shares_at(progress) if progress is not None else []
-        if not longer:
-            return []
-        if not shares:
-            return [(d, 1.0 / len(longer)) for d in longer]
-        weights = [_density(age / d, shares) for d in longer]
+        weights = [_density(age / d, shares) for d in longer] if shares else []
         total = sum(weights)
-        if total <= 0:
-            # The progress fits no known duration: it says the job runs late; keep the plain durations.
-            return [(d, 1.0 / len(longer)) for d in longer]
-        return [(d, w / total) for d, w in zip(longer, weights, strict=True) if w > 0]
+        if total > 0:
+            return [(d, w / total) for d, w in zip(longer, weights, strict=True) if w > 0]
+        if shares and age > 0:
+            # The job is unlike every known length (a long one, say), but its progress still tells how
+            # far through its life it is: its end, read from the model's shape alone.
+            ends = sorted(age / share for share in shares if 0 < share < 1)
+            return [(end, 1.0 / len(ends)) for end in ends]
+        return [(d, 1.0 / len(longer)) for d in longer]
 
     def _shares_at(self, progress: int) -> list[float]:
-        near = sorted(
-            share
-            for seen in range(progress - PROGRESS_NEIGHBOURHOOD, progress + PROGRESS_NEIGHBOURHOOD + 1)
-            for share in self._shape.get(seen, ())
-        )
-        return near if len(near) >= MIN_SAMPLES else []
+        # Progress values seen rarely (the middle of a fast job) borrow from wider neighbourhoods.
+        for radius in PROGRESS_NEIGHBOURHOODS:
+            near = sorted(
+                share
+                for seen in range(progress - radius, progress + radius + 1)
+                for share in self._shape.get(seen, ())
+            )
+            if len(near) >= MIN_SAMPLES:
+                return near
+        return []
 
 
 def _density(share: float, shares: Sequence[float]) -> float:

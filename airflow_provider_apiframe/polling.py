@@ -178,7 +178,7 @@ class JobWatch:
             delay = estimate_delay(estimate, age)
             if self.polls == 0 and history.reports_progress:
                 # A progress reading narrows the end down: take one halfway to the earliest likely end.
-                delay = min(delay, quantile(estimate, EARLY_SHARE) / 2 - age)
+                delay = min(delay, quantile(estimate, EARLY_SHARE) * 0.6 - age)
             return delay
         if history.known_durations >= MIN_SAMPLES:
             delay = self._late_delay(age)  # longer than every job of its model seen so far
