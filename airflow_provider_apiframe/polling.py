@@ -28,6 +28,9 @@ from airflow_provider_apiframe.jobs import Job, JobStatus
 MIN_POLL_GAP = 0.5
 # Imagen takes seconds, not milliseconds: a poll right after the submit only ever sees QUEUED.
 FIRST_POLL_AFTER = 2.0
+# Where a model reports progress, its first reading comes at this share of the earliest likely end:
+# late enough to say much, early enough to place the next poll.
+FIRST_READING_SHARE = 0.6
 # Detection delay not worth another request: where the likely end is known this closely, one poll.
 MIN_TOLERANCE = 0.8
 # Polls are placed so that at most this share of the likely ends comes a tolerance or more before one.
@@ -177,8 +180,8 @@ class JobWatch:
             # it held to poll_interval: that bounds the wait where nothing predicts the end.
             delay = estimate_delay(estimate, age)
             if self.polls == 0 and history.reports_progress:
-                # A progress reading narrows the end down: take one halfway to the earliest likely end.
-                delay = min(delay, quantile(estimate, EARLY_SHARE) * 0.6 - age)
+                # A progress reading narrows the end down: take one well before the earliest likely end.
+                delay = min(delay, FIRST_READING_SHARE * quantile(estimate, EARLY_SHARE) - age)
             return delay
         if history.known_durations >= MIN_SAMPLES:
             delay = self._late_delay(age)  # longer than every job of its model seen so far

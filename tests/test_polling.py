@@ -192,4 +192,4 @@ def test_unreadable_event_is_an_error():
 def test_where_the_model_reports_progress_the_first_poll_reads_it_before_the_earliest_end():
     learn("p", [8.0 + 0.1 * i for i in range(20)])  # linear progress, 8 to 10 s
     first = watch(model="p").first_delay(0.0)
-    assert 3.0 <= first <= 4.5  # halfway to the earliest likely end, not at it
+    assert 3.5 <= first <= 5.5  # well before the earliest likely end (8 s), not at it
