@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from airflow_provider_apiframe.exceptions import (
     ApiframeAuthError,
@@ -36,7 +36,7 @@ from airflow_provider_apiframe.exceptions import (
 )
 from airflow_provider_apiframe.job_history import history_for
 from airflow_provider_apiframe.jobs import Job, parse_job
-from airflow_provider_apiframe.transport import ApiRequest, AsyncTransport, ClientSettings
+from airflow_provider_apiframe.transport import ApiRequest, AsyncTransport, ClientSettings, job_request
 
 log = logging.getLogger(__name__)
 
@@ -229,9 +229,7 @@ class StatusHub:
     async def _get_one(self, waiter: Waiter) -> None:
         async with self._in_flight:
             try:
-                outcome: Outcome = parse_job(
-                    await self.transport.send(ApiRequest("GET", f"/v2/jobs/{quote(waiter.job_id, safe='')}"))
-                )
+                outcome: Outcome = parse_job(await self.transport.send(job_request(waiter.job_id)))
             except ApiframeError as error:
                 outcome = error
         if isinstance(outcome, Job):

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from airflow_provider_apiframe.exceptions import (
     ApiframeAuthError,
@@ -117,6 +118,11 @@ class ApiRequest:
 
     def url(self, settings: ClientSettings) -> str:
         return self.path if "://" in self.path else settings.base_url + self.path
+
+
+def job_request(job_id: str) -> ApiRequest:
+    """``GET /v2/jobs/{id}``, the one way to ask about a single job."""
+    return ApiRequest("GET", f"/v2/jobs/{quote(job_id, safe='')}")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlparse
+from urllib.parse import urlparse
 
 from airflow.providers.http.hooks.http import HttpHook
 
@@ -25,7 +25,13 @@ from airflow_provider_apiframe.idempotency import one_off_key, successor_key
 from airflow_provider_apiframe.jobs import Job, SubmittedJob, parse_job, parse_submitted
 from airflow_provider_apiframe.models import get_model
 from airflow_provider_apiframe.polling import Event, JobWatch
-from airflow_provider_apiframe.transport import ApiRequest, AsyncTransport, ClientSettings, SyncTransport
+from airflow_provider_apiframe.transport import (
+    ApiRequest,
+    AsyncTransport,
+    ClientSettings,
+    SyncTransport,
+    job_request,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -249,7 +255,3 @@ class AsyncApiframeClient:
 
 def submit_request(body: Mapping[str, Any], idempotency_key: str) -> ApiRequest:
     return ApiRequest("POST", "/v2/images/generate", body=body, idempotency_key=idempotency_key)
-
-
-def job_request(job_id: str) -> ApiRequest:
-    return ApiRequest("GET", f"/v2/jobs/{quote(job_id, safe='')}")
