@@ -118,7 +118,8 @@ class JobWatch:
         self.progress: int | None = None
         self.sightings: list[Sighting] = []
         self.polls = 0
-        self.misses = 0
+        # Whether the job outlived the end its own pace predicted.
+        self.ran_late = False
         self._predicted_end: float | None = None
 
     def first_delay(self, now: float) -> float:
@@ -157,7 +158,7 @@ class JobWatch:
             self.created_at = job.created_at
         self.model = job.model or self.model
         if self._predicted_end is not None and now >= self._predicted_end:
-            self.misses += 1
+            self.ran_late = True
         self.progress = job.progress if job.progress is not None and 0 <= job.progress < 100 else None
         if self.progress is not None:
             self.sightings = [*self.sightings[-(SIGHTINGS_KEPT - 1) :], Sighting(now, self.progress)]
@@ -193,7 +194,7 @@ class JobWatch:
                 delay = 0.5 * age
             else:
                 self._predicted_end = now + remaining
-                delay = max(remaining, self._late_delay(age)) if self.misses else remaining
+                delay = max(remaining, self._late_delay(age)) if self.ran_late else remaining
         return min(self.poll_interval, delay)
 
     @staticmethod

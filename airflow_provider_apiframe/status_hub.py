@@ -23,7 +23,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -85,7 +85,6 @@ class Waiter:
 class Page:
     jobs: list[Job]
     next_cursor: str | None
-    fetched_at: float = field(default_factory=time.time)
 
 
 class Subscription:
