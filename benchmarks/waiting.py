@@ -277,6 +277,10 @@ def alone_child(url: str, key: str, learn_from: int) -> None:
             await asyncio.gather(*(ours(job_id, time.time()) for job_id in job_ids))
 
         asyncio.run(earlier_jobs(submit(url, learn_from, "earlier")))
+    # Sixteen processes importing Airflow at once starve each other of CPU, and a starved event loop
+    # wakes late: the measured waits start together only once every process is ready.
+    print("ready", flush=True)
+    sys.stdin.readline()
     before, _ = requests_so_far(url, key)
     [job_id] = submit(url, 1, "alone")
     submitted_at = time.time()
@@ -296,11 +300,18 @@ def measure_alone_ours(url: str, jobs: int, learn_from: int) -> dict:
     children = [
         subprocess.Popen(
             [sys.executable, __file__, "--alone-child", url, key, str(learn_from)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         for key in alone_keys(jobs)
     ]
+    for child in children:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
     results = []
     for child in children:
         out, _ = child.communicate(timeout=600)
