@@ -13,6 +13,10 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 # Slow down to half the rate on each 429, to at most this many times the nominal interval.
 SLOWEST = 16.0
@@ -46,6 +50,22 @@ class Pacer:
         self._slowed_at = -math.inf
         self._lock = threading.Lock()
 
+    def state(self) -> dict[str, float]:
+        """Everything the pace depends on, to keep it where other processes share it."""
+        return {"due": self._due, "interval": self.interval, "slowed_at": self._slowed_at}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Take up a pace kept elsewhere; a missing or unreadable value starts that part afresh."""
+        try:
+            self._due = float(state.get("due", -math.inf))
+            self.interval = min(
+                max(float(state.get("interval", self.nominal_interval)), self.nominal_interval),
+                self.nominal_interval * SLOWEST,
+            )
+            self._slowed_at = float(state.get("slowed_at", -math.inf))
+        except (TypeError, ValueError):
+            self._due, self.interval, self._slowed_at = -math.inf, self.nominal_interval, -math.inf
+
     def reserve(self, now: float) -> float:
         """Book the next send; return how long to wait (seconds, 0 if it may go now) before making it."""
         with self._lock:
@@ -78,8 +98,45 @@ class Pacer:
             self._slowed_at += periods * RECOVERY_PERIOD
 
 
-_pacers: dict[tuple[str, str, int], Pacer] = {}
-_pacers_lock = threading.Lock()
+@dataclass(frozen=True)
+class Booking:
+    """A send booked with a budget: how long to wait before making it, and when that is on its clock."""
+
+    wait: float
+    send_at: float
+
+
+class Budget(Protocol):
+    """What a transport paces its sends with: one process's pace, or one shared by many."""
+
+    # Whether booking talks to another process (and so must not run on an event loop's thread).
+    blocking: bool
+
+    def book(self) -> Booking: ...
+
+    def refused(self, retry_after: float | None, booking: Booking) -> None:
+        """The API answered the booked send with 429."""
+
+
+class LocalBudget:
+    """The pace of one process, on its monotonic clock."""
+
+    blocking = False
+
+    def __init__(self, pacer: Pacer) -> None:
+        self.pacer = pacer
+
+    def book(self) -> Booking:
+        now = time.monotonic()
+        wait = self.pacer.reserve(now)
+        return Booking(wait, now + wait)
+
+    def refused(self, retry_after: float | None, booking: Booking) -> None:
+        self.pacer.rate_limited(time.monotonic(), retry_after, booking.send_at)
+
+
+_budgets: dict[tuple[str, ...], Budget] = {}
+_budgets_lock = threading.Lock()
 
 
 def budget_name(base_url: str, api_key: str) -> tuple[str, str]:
@@ -88,6 +145,26 @@ def budget_name(base_url: str, api_key: str) -> tuple[str, str]:
 
 
 def shared_pacer(base_url: str, api_key: str, limit: int) -> Pacer:
-    name = (*budget_name(base_url, api_key), limit)
-    with _pacers_lock:
-        return _pacers.setdefault(name, Pacer(limit))
+    """The process's own pace for one host and key."""
+    budget = shared_budget(base_url, api_key, limit)
+    assert isinstance(budget, LocalBudget)
+    return budget.pacer
+
+
+def shared_budget(base_url: str, api_key: str, limit: int, redis_conn_id: str | None = None) -> Budget:
+    """
+    The budget every client of one host and key uses in this process.
+
+    With ``redis_conn_id`` the pace is kept in that Redis, so every process naming it shares one pace
+    (and falls back to its own while Redis cannot be reached).
+    """
+    name = (*budget_name(base_url, api_key), str(limit))
+    with _budgets_lock:
+        local = _budgets.setdefault(name, LocalBudget(Pacer(limit)))
+        if not redis_conn_id:
+            return local
+        from airflow_provider_apiframe.shared_budget import RedisBudget
+
+        assert isinstance(local, LocalBudget)
+        # Every process applies its own limit to the one pace the key has in Redis.
+        return _budgets.setdefault((*name, redis_conn_id), RedisBudget(redis_conn_id, name[1], local))

@@ -30,7 +30,7 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeUnexpectedResponseError,
     ApiframeValidationError,
 )
-from airflow_provider_apiframe.pacing import Pacer, shared_pacer
+from airflow_provider_apiframe.pacing import Booking, Budget, shared_budget
 
 if TYPE_CHECKING:
     import aiohttp
@@ -59,9 +59,17 @@ class ClientSettings:
     max_retries: int | None = None
     # The API's budget per key (*assumed* 500/min); 0 turns pacing off.
     rate_limit_per_minute: int = 500
+    # A Redis connection that keeps the key's pace for every process naming it; None: each its own.
+    rate_limit_redis_conn_id: str | None = None
 
     # Connection-extra keys that configure the client rather than being sent as HTTP headers.
-    EXTRA_KEYS = ("timeout", "retry_timeout", "max_retries", "rate_limit_per_minute")
+    EXTRA_KEYS = (
+        "timeout",
+        "retry_timeout",
+        "max_retries",
+        "rate_limit_per_minute",
+        "rate_limit_redis_conn_id",
+    )
 
     @classmethod
     def from_connection_extra(cls, base_url: str, api_key: str, extra: Mapping[str, Any]) -> ClientSettings:
@@ -83,6 +91,12 @@ class ClientSettings:
             raise ApiframeConfigurationError(
                 "The connection's rate_limit_per_minute must be 0 (no pacing) or at least 2"
             )
+        redis_conn_id = extra.get("rate_limit_redis_conn_id") or None
+        if redis_conn_id is not None and not isinstance(redis_conn_id, str):
+            raise ApiframeConfigurationError(
+                "The connection's rate_limit_redis_conn_id must be the id of a Redis connection, "
+                f"got {redis_conn_id!r}"
+            )
         return cls(
             base_url=base_url.rstrip("/"),
             api_key=api_key,
@@ -90,12 +104,15 @@ class ClientSettings:
             retry_timeout=retry_timeout,
             max_retries=max_retries,
             rate_limit_per_minute=rate_limit,
+            rate_limit_redis_conn_id=redis_conn_id,
         )
 
-    def pacer(self) -> Pacer | None:
+    def budget(self) -> Budget | None:
         if not self.rate_limit_per_minute:
             return None
-        return shared_pacer(self.base_url, self.api_key, self.rate_limit_per_minute)
+        return shared_budget(
+            self.base_url, self.api_key, self.rate_limit_per_minute, self.rate_limit_redis_conn_id
+        )
 
 
 @dataclass(frozen=True)
@@ -274,11 +291,15 @@ class Attempts:
 
 
 def paced_interpret(
-    settings: ClientSettings, request: ApiRequest, response: RawResponse, pacer: Pacer | None, sent_at: float
+    settings: ClientSettings,
+    request: ApiRequest,
+    response: RawResponse,
+    budget: Budget | None,
+    booking: Booking | None,
 ) -> Any:
-    """``interpret``, telling the process's pacer when the API says the key's budget is spent."""
-    if pacer is not None and response.status == 429:
-        pacer.rate_limited(time.monotonic(), parse_retry_after(response.headers), sent_at)
+    """``interpret``, telling the budget when the API says the key's budget is spent."""
+    if budget is not None and booking is not None and response.status == 429:
+        budget.refused(parse_retry_after(response.headers), booking)
     return interpret(settings, request, response)
 
 
@@ -288,7 +309,7 @@ class SyncTransport:
     def __init__(self, settings: ClientSettings, session: requests.Session) -> None:
         self.settings = settings
         self.session = session
-        self.pacer = settings.pacer()
+        self.budget = settings.budget()
 
     def send(self, request: ApiRequest) -> Any:
         attempts = Attempts(self.settings, request)
@@ -304,10 +325,10 @@ class SyncTransport:
     def _send_once(self, request: ApiRequest) -> Any:
         import requests
 
-        pacer = self.pacer if request.authenticated else None
-        if pacer is not None:
-            time.sleep(pacer.reserve(time.monotonic()))
-        sent_at = time.monotonic()
+        budget = self.budget if request.authenticated else None
+        booking = budget.book() if budget is not None else None
+        if booking is not None:
+            time.sleep(booking.wait)
         try:
             response = self.session.request(
                 request.method,
@@ -319,7 +340,7 @@ class SyncTransport:
         except requests.RequestException as err:
             raise transport_failure(self.settings, request, err) from None
         raw = RawResponse(response.status_code, response.headers, response.content)
-        return paced_interpret(self.settings, request, raw, pacer, sent_at)
+        return paced_interpret(self.settings, request, raw, budget, booking)
 
 
 class AsyncTransport:
@@ -327,7 +348,7 @@ class AsyncTransport:
 
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
-        self.pacer = settings.pacer()
+        self.budget = settings.budget()
         self._session: aiohttp.ClientSession | None = None
 
     async def send(self, request: ApiRequest) -> Any:
@@ -351,10 +372,12 @@ class AsyncTransport:
 
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.timeout))
-        pacer = self.pacer if request.authenticated else None
-        if pacer is not None:
-            await asyncio.sleep(pacer.reserve(time.monotonic()))
-        sent_at = time.monotonic()
+        budget = self.budget if request.authenticated else None
+        booking: Booking | None = None
+        if budget is not None:
+            # A shared budget asks Redis: never on the event loop's thread.
+            booking = await asyncio.to_thread(budget.book) if budget.blocking else budget.book()
+            await asyncio.sleep(booking.wait)
         try:
             async with self._session.request(
                 request.method,
@@ -365,7 +388,9 @@ class AsyncTransport:
                 raw = RawResponse(response.status, dict(response.headers), await response.read())
         except (aiohttp.ClientError, TimeoutError) as err:
             raise transport_failure(self.settings, request, err) from None
-        return paced_interpret(self.settings, request, raw, pacer, sent_at)
+        if raw.status == 429 and budget is not None and budget.blocking:
+            return await asyncio.to_thread(paced_interpret, self.settings, request, raw, budget, booking)
+        return paced_interpret(self.settings, request, raw, budget, booking)
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:

@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VENVS = ROOT / ".venvs"
 AIRFLOW_VERSIONS = {"3.3": "3.3.2", "2.11": "2.11.2"}
 DEMO_AIRFLOW = "3.3"
+# Programs the suite starts for real, from Debian's packages: executable -> package.
+SYSTEM_PROGRAMS = {"redis-server": "redis-server"}
 
 
 def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
@@ -65,7 +67,19 @@ def venv(series: str) -> Path:
     return path
 
 
+def system_programs() -> None:
+    """Install with apt what the suite runs as real processes, when it is not there yet."""
+    missing = sorted({package for program, package in SYSTEM_PROGRAMS.items() if not shutil.which(program)})
+    if not missing:
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run(*sudo, "apt-get", "update", "-qq", env=env)
+    run(*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, env=env)
+
+
 def test(args: argparse.Namespace) -> None:
+    system_programs()
     env3 = venv("3.3")
     bin3 = env3 / "bin"
     if not args.skip_lint:

@@ -80,9 +80,9 @@ def test_hooks_of_a_process_share_the_connections_budget(apiframe_emulator_facto
     # Two sends of a budget of 20 a minute with a burst of 1: the second, from another hook, waited
     # for the pace (60 / 19 s).
     assert time.monotonic() - started >= 3.0
-    assert ApiframeHook().transport.pacer.reserve(time.monotonic()) > 2.5
+    assert ApiframeHook().transport.budget.pacer.reserve(time.monotonic()) > 2.5
 
 
 def test_pacing_can_be_turned_off(emulator, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_APIFRAME_DEFAULT", connection_uri(emulator.url, rate_limit_per_minute=0))
-    assert ApiframeHook().transport.pacer is None
+    assert ApiframeHook().transport.budget is None

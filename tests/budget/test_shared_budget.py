@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_apiframe.pacing import LocalBudget, Pacer
+from airflow_provider_apiframe.shared_budget import RedisBudget
+from tests.conftest import TEST_KEY, connection_uri
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def redis_budgets(count, limit, burst=1):
+    """``count`` budgets naming one Redis, as ``count`` processes sharing a key would hold them."""
+    return [
+        RedisBudget("redis_default", "test-digest", LocalBudget(Pacer(limit, burst))) for _ in range(count)
+    ]
+
+
+def test_budgets_naming_one_redis_keep_one_pace(redis_url, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_REDIS_DEFAULT", redis_url)
+    first, second = redis_budgets(2, limit=61)  # one send a second
+    bookings = [budget.book() for _ in range(5) for budget in (first, second)]
+    sends = sorted(b.send_at for b in bookings)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sends)]
+    # Ten sends from two holders, one second apart as one budget: not two sends at each second.
+    assert gaps == pytest.approx([1.0] * 9, abs=0.05)
+
+
+def test_a_429_seen_by_one_process_slows_every_process(redis_url, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_REDIS_DEFAULT", redis_url)
+    first, second = redis_budgets(2, limit=61)
+    booking = first.book()
+    first.refused(retry_after=5.0, booking=booking)
+    assert second.book().wait == pytest.approx(5.0, abs=0.2)
+
+
+def test_without_redis_each_process_paces_itself_and_says_so(monkeypatch, caplog):
+    monkeypatch.setenv("AIRFLOW_CONN_REDIS_DEFAULT", "redis://127.0.0.1:1")  # nothing listens there
+    [budget] = redis_budgets(1, limit=61)
+    with caplog.at_level(logging.WARNING):
+        waits = [budget.book().wait for _ in range(3)]
+    assert waits == pytest.approx([0.0, 1.0, 2.0], abs=0.05)  # the local pace, not an error
+    assert "paces itself" in caplog.text
+
+
+def test_a_worker_and_a_triggerer_sharing_a_key_stay_under_its_limit_together(
+    apiframe_emulator_factory, redis_url
+):
+    # 32 requests against a limit of 30 a minute: two processes pacing alone would each send 16
+    # within 35 s and hit the limit together; sharing one pace they never do.
+    limit, each = 30, 16
+    server = apiframe_emulator_factory(api_keys=(TEST_KEY,), rate_limit_per_minute=limit)
+    env = dict(
+        os.environ,
+        AIRFLOW_CONN_APIFRAME_DEFAULT=connection_uri(
+            server.url, rate_limit_per_minute=limit, rate_limit_redis_conn_id="redis_default", max_retries=0
+        ),
+        AIRFLOW_CONN_REDIS_DEFAULT=redis_url,
+    )
+    start = time.time() + 8  # both have imported Airflow by then
+    clients = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.budget.client", mode, str(each), str(start)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        for mode in ("sync", "async")
+    ]
+    outcomes = [json.loads(client.communicate(timeout=180)[0].strip().splitlines()[-1]) for client in clients]
+    assert [len(o) for o in outcomes] == [each, each]
+    assert server.stats()["responses_by_status"].get("429", 0) == 0
+    assert all(outcome == "ok" for o in outcomes for outcome in o)
