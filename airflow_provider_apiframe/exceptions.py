@@ -98,6 +98,15 @@ class ApiframeJobFailedError(ApiframeError):
         self.status = status
 
 
+class ApiframeBatchFailedError(ApiframeError):
+    """Some rows of a batch ended without images after their resubmissions; the others succeeded."""
+
+    def __init__(self, message: str, *, failed_rows: Sequence[int], total_rows: int) -> None:
+        super().__init__(message)
+        self.failed_rows = list(failed_rows)
+        self.total_rows = total_rows
+
+
 class ApiframeJobTimeoutError(ApiframeError):
     """The job did not end before the operator's ``timeout``."""
 

@@ -28,8 +28,16 @@ def task_instance_key(
     model: str,
     prompt: str,
     params: Mapping[str, Any],
+    row: str | int | None = None,
 ) -> str:
-    identity = [dag_id, run_id, task_id, map_index, model, prompt, dict(sorted(params.items()))]
+    """
+    The key of one generation of a task instance; ``row`` names a batch's row (its id, or its index).
+
+    A single generation's key has no row part, so keys made before batches existed still match.
+    """
+    identity: list[Any] = [dag_id, run_id, task_id, map_index, model, prompt, dict(sorted(params.items()))]
+    if row is not None:
+        identity.append({"row": row})
     return _key(json.dumps(identity, separators=(",", ":"), ensure_ascii=False))
 
 

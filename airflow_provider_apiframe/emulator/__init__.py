@@ -5,9 +5,10 @@ command in a child process), the pytest fixtures in ``pytest_plugin``, or the ``
 command. Beyond the real API it offers:
 
 - production's variety: job lengths drawn lognormal (``duration_sigma``), progress of several shapes
-  (``progress_shape``: linear, front, back, steps, stall, none, or mixed), lost submit answers and
-  periodic outages;
-- prompt markers: ``[fail]`` ends the job FAILED (credits refunded), ``[cancel]`` CANCELLED,
+  (``progress_shape``: linear, front, back, steps, stall, none, or mixed), a share of jobs that fail
+  (``job_failure_rate``), lost submit answers and periodic outages;
+- prompt markers: ``[fail]`` ends the job FAILED (credits refunded), ``[fail-first]`` only the first
+  job of that prompt, ``[cancel]`` CANCELLED,
   ``[never]`` keeps it PROCESSING forever, ``[duration:12.5]`` and ``[progress:front]`` set one job's
   length and progress shape;
 - controls without a key: ``GET /_emulator/stats``, ``POST /_emulator/faults``

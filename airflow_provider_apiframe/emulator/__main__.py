@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
         default=defaults.progress_shape,
         help="how progress advances (mixed: a shape drawn per job)",
     )
+    parser.add_argument(
+        "--job-failure-rate",
+        type=float,
+        default=0.0,
+        help="share of jobs that end FAILED anyway",
+    )
     parser.add_argument("--credits", type=int, default=defaults.credits, help="starting balance")
     parser.add_argument("--retention", type=float, default=defaults.retention, help="seconds before expiry")
     parser.add_argument("--idempotency-ttl", type=float, default=defaults.idempotency_ttl)
@@ -68,6 +74,7 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
         job_duration=args.job_duration,
         duration_sigma=args.duration_sigma,
         progress_shape=args.progress_shape,
+        job_failure_rate=args.job_failure_rate,
         credits=args.credits,
         retention=args.retention,
         idempotency_ttl=args.idempotency_ttl,

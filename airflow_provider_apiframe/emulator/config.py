@@ -28,6 +28,8 @@ class EmulatorConfig:
     duration_sigma: float = 0.0
     # One of progress.SHAPES, or "mixed" for a shape drawn per job.
     progress_shape: str = "linear"
+    # The share of jobs that end FAILED whatever their prompt (credits refunded).
+    job_failure_rate: float = 0.0
     credits: int = 1000
     retention: float = 86400.0
     idempotency_ttl: float = 86400.0
@@ -52,7 +54,7 @@ class EmulatorConfig:
         object.__setattr__(self, "inactive_keys", tuple(self.inactive_keys))
         if not self.api_keys:
             raise ValueError("api_keys must hold at least one key")
-        for name in ("error_rate", "drop_rate", "malformed_rate"):
+        for name in ("error_rate", "drop_rate", "malformed_rate", "job_failure_rate"):
             rate = getattr(self, name)
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {rate}")

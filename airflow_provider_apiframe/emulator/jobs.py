@@ -67,10 +67,12 @@ class Job:
     cost: int
     queued_share: float = QUEUED_SHARE
     shape: str = "linear"
+    fails: bool = False
 
     @property
     def scenario(self) -> Scenario:
-        return Scenario.from_prompt(self.submission.prompt)
+        scenario = Scenario.from_prompt(self.submission.prompt)
+        return Scenario.FAIL if scenario is Scenario.SUCCEED and self.fails else scenario
 
     @property
     def ends_at(self) -> float | None:

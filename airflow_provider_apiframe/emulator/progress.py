@@ -16,6 +16,8 @@ QUEUED_SHARE_RANGE = (0.1, 0.3)
 
 _SHAPE_MARKER = re.compile(r"\[progress:([a-z]+)\]")
 _DURATION_MARKER = re.compile(r"\[duration:([0-9]+(?:\.[0-9]+)?)\]")
+# The first job of a prompt with this marker fails, the next ones of the same prompt do not.
+FAIL_FIRST_MARKER = "[fail-first]"
 
 
 def progress_value(shape: str, x: float) -> int | None:
@@ -43,15 +45,21 @@ class Course:
     duration: float
     queued_share: float = QUEUED_SHARE
     shape: str = "linear"
+    # Ends FAILED although its prompt asks for nothing of the kind: production's unexplained failures.
+    fails: bool = False
 
 
 class CoursePlanner:
     """Draws each new job's course from the emulator's settings, with a seed of its own."""
 
-    def __init__(self, median: float, sigma: float, shape: str, seed: int | None) -> None:
+    def __init__(
+        self, median: float, sigma: float, shape: str, seed: int | None, failure_rate: float = 0.0
+    ) -> None:
         self.median = median
         self.sigma = sigma
         self.shape = shape
+        self.failure_rate = failure_rate
+        self._failed_first: set[str] = set()
         # Separate from the fault generator: adding a fault must not change the jobs' lengths.
         self._random = random.Random(None if seed is None else f"courses-{seed}")
 
@@ -68,4 +76,8 @@ class CoursePlanner:
         fixed_shape = _SHAPE_MARKER.search(prompt)
         if fixed_shape and fixed_shape.group(1) in SHAPES:
             shape = fixed_shape.group(1)
-        return Course(duration, queued, shape)
+        fails = self.failure_rate > 0 and self._random.random() < self.failure_rate
+        if FAIL_FIRST_MARKER in prompt:
+            fails = prompt not in self._failed_first
+            self._failed_first.add(prompt)
+        return Course(duration, queued, shape, fails)

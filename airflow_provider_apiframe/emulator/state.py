@@ -74,7 +74,11 @@ class EmulatorState:
         # Every job's position, ascending, so that a page is a walk down from a cursor.
         self._positions: list[Position] = []
         self._courses = CoursePlanner(
-            self.config.job_duration, self.config.duration_sigma, self.config.progress_shape, self.config.seed
+            self.config.job_duration,
+            self.config.duration_sigma,
+            self.config.progress_shape,
+            self.config.seed,
+            self.config.job_failure_rate,
         )
         self.counters = Counters()
         self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
@@ -138,6 +142,7 @@ class EmulatorState:
             cost=cost,
             queued_share=course.queued_share,
             shape=course.shape,
+            fails=course.fails,
         )
         self.jobs[job.id] = job
         bisect.insort(self._positions, (job.created_at, job.id))

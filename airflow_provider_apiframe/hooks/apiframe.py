@@ -170,9 +170,7 @@ class ApiframeHook(HttpHook):
         Returns the balance. Raises ``ApiframeInsufficientCreditsError`` with both numbers when it falls
         short, so a batch fails whole and at once instead of after paying for part of it.
         """
-        cost = get_model(model).credit_cost
-        if cost is None:
-            raise ApiframeConfigurationError(f"The price of {model} is not known; no credit check possible")
+        cost = self.credit_price(model)
         team = self.get_account().get("team")
         balance = team.get("credits") if isinstance(team, dict) else None
         if not isinstance(balance, int):
@@ -184,6 +182,24 @@ class ApiframeHook(HttpHook):
                 credits_available=balance,
             )
         return balance
+
+    def credit_price(self, model: str) -> int:
+        """
+        Credits one generation of ``model`` costs at most: the catalogue's, else ``GET /v2/models``'s.
+
+        ``/v2/models`` is public: it is asked without the key.
+        """
+        known = get_model(model).credit_cost
+        if known is not None:
+            return known
+        answer = self.transport.send(ApiRequest("GET", "/v2/models?modality=image", authenticated=False))
+        listed = answer.get("models") if isinstance(answer, dict) else None
+        for entry in listed if isinstance(listed, list) else []:
+            if isinstance(entry, dict) and entry.get("id") == model:
+                price = entry.get("costMax", entry.get("costMin"))
+                if isinstance(price, int) and not isinstance(price, bool) and price >= 0:
+                    return price
+        raise ApiframeUnexpectedResponseError(f"/v2/models does not give the price of {model}")
 
     def download_images(self, urls: Sequence[str], directory: str | os.PathLike[str]) -> list[str]:
         """
@@ -251,6 +267,9 @@ class AsyncApiframeClient:
 
     async def get_job(self, job_id: str) -> Job:
         return parse_job(await self.transport.send(job_request(job_id)))
+
+    async def submit(self, body: Mapping[str, Any], idempotency_key: str) -> SubmittedJob:
+        return parse_submitted(await self.transport.send(submit_request(body, idempotency_key)))
 
 
 def submit_request(body: Mapping[str, Any], idempotency_key: str) -> ApiRequest:

@@ -12,7 +12,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_apiframe.exceptions import ApiframeError, ApiframeTransientError
 from airflow_provider_apiframe.jobs import Job
 from airflow_provider_apiframe.polling import Event, JobWatch, error_event
-from airflow_provider_apiframe.status_hub import shared_hub
+from airflow_provider_apiframe.status_hub import StatusHub, shared_hub
 
 # A poll under way at the deadline may still bring the end: it gets this long before the wait gives up.
 DEADLINE_GRACE = 5.0
@@ -84,15 +84,19 @@ class ApiframeJobTrigger(BaseTrigger):
             # The connection is missing its key or is malformed.
             yield TriggerEvent(error_event(self.job_id, "error", str(error)))
             return
-        async with (
-            shared_hub(settings) as hub,
-            hub.watch(self.job_id, created_hint=self.submitted_at, model=self.model) as news,
-        ):
-            step: Event | float = watch.first_delay(time.time())
-            while not isinstance(step, dict):
-                outcome = await _within(news.next(time.time() + step), self.deadline)
-                step = watch.after_poll(outcome, time.time())
-        yield TriggerEvent(step)
+        async with shared_hub(settings) as hub:
+            event = await watch_through(hub, watch, created_hint=self.submitted_at)
+        yield TriggerEvent(event)
+
+
+async def watch_through(hub: StatusHub, watch: JobWatch, *, created_hint: float) -> Event:
+    """Ask the hub for news of the watched job whenever the watch wants it, until it gives the end event."""
+    async with hub.watch(watch.job_id, created_hint=created_hint, model=watch.model) as news:
+        step: Event | float = watch.first_delay(time.time())
+        while not isinstance(step, dict):
+            outcome = await _within(news.next(time.time() + step), watch.deadline)
+            step = watch.after_poll(outcome, time.time())
+    return step
 
 
 async def _within(answer: Awaitable[Job | ApiframeError], deadline: float) -> Job | ApiframeError:

@@ -1,0 +1,256 @@
+"""
+The two triggers of a batch: one submits its rows, one waits for their jobs; neither holds a worker slot.
+
+A batch of a thousand rows takes two minutes to submit at 500 requests a minute, so submitting runs on
+the triggerer too, under each row's idempotency key: a triggerer that dies mid-batch is replaced by one
+that runs the same trigger again from its kwargs, and every row already submitted gets its job back
+from the API for free. Both triggers carry the rows already settled (done, or given up) through their
+kwargs into their event unchanged, so that the operator has the whole batch in hand at the end,
+whichever path it took; they hold plain JSON only.
+
+Events carry one small entry per row (job id, image URLs, credits, or the error), never Job bodies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_apiframe.exceptions import (
+    ApiframeAuthError,
+    ApiframeError,
+    ApiframeInsufficientCreditsError,
+)
+from airflow_provider_apiframe.idempotency import successor_key
+from airflow_provider_apiframe.polling import Event, JobWatch, Log, error_event
+from airflow_provider_apiframe.status_hub import shared_hub
+from airflow_provider_apiframe.triggers.apiframe import watch_through
+
+# Submits in flight at once: the budget paces them; a few in flight hide each one's round trip.
+SUBMITS_IN_FLIGHT = 8
+# How often a running batch says how far it got, in seconds.
+REPORT_EVERY = 30.0
+
+# A row's submit: [row index, idempotency key of its first job, request body], and for a row whose job
+# failed, that job's end event (the API's reason, reported if the row is given up).
+Submit = list[Any]
+
+
+class ApiframeBatchSubmitTrigger(BaseTrigger):
+    """
+    Submit each row under its idempotency key, within the connection's request budget; yield the job ids.
+
+    A key whose job ended FAILED or CANCELLED is followed by its successor key, as a single task's retry
+    does, up to ``max_jobs_per_row`` jobs per row; a row whose chain is that long is given up. A refused
+    key or an empty balance stops the batch's submits: the rows not yet sent are settled with that error.
+
+    :param apiframe_conn_id: The Airflow connection holding the API key.
+    :param submits: ``[index, key, body]`` for each row to submit.
+    :param jobs: Row index (a string) to job id, for rows that already have a live or finished job.
+    :param settled: Row index to the row's final event, for rows already done or given up.
+    :param max_jobs_per_row: Jobs one row may take, its first included.
+    :param started_at: Epoch seconds when the batch first submitted (None: now).
+    """
+
+    def __init__(
+        self,
+        apiframe_conn_id: str,
+        submits: list[Submit],
+        jobs: dict[str, str],
+        settled: dict[str, Event],
+        max_jobs_per_row: int,
+        started_at: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.apiframe_conn_id = apiframe_conn_id
+        self.submits = submits
+        self.jobs = jobs
+        self.settled = settled
+        self.max_jobs_per_row = int(max_jobs_per_row)
+        self.started_at = started_at
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "apiframe_conn_id": self.apiframe_conn_id,
+                "submits": self.submits,
+                "jobs": self.jobs,
+                "settled": self.settled,
+                "max_jobs_per_row": self.max_jobs_per_row,
+                "started_at": self.started_at,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
+
+        started_at = self.started_at if self.started_at is not None else time.time()
+        jobs, settled = dict(self.jobs), dict(self.settled)
+        stop: list[ApiframeError] = []
+        progress = _Progress(self.log, "submitted", len(self.submits))
+        try:
+            async with ApiframeHook(self.apiframe_conn_id).async_client() as client:
+                in_flight = asyncio.Semaphore(SUBMITS_IN_FLIGHT)
+
+                async def submit_row(
+                    index: int, key: str, body: Mapping[str, Any], failure: Event | None = None
+                ) -> None:
+                    async with in_flight:
+                        if stop:
+                            settled[str(index)] = error_event("", "error", f"Not submitted: {stop[0]}")
+                            return
+                        try:
+                            outcome = await self._submit_chain(client, key, body, failure)
+                        except (ApiframeInsufficientCreditsError, ApiframeAuthError) as error:
+                            stop.append(error)
+                            outcome = error_event("", "error", f"Not submitted: {error}")
+                        except ApiframeError as error:
+                            outcome = error_event("", "error", f"Submit failed: {error}")
+                        if isinstance(outcome, str):
+                            jobs[str(index)] = outcome
+                        else:
+                            settled[str(index)] = outcome
+                        progress.one_more()
+
+                await asyncio.gather(*(submit_row(int(entry[0]), *entry[1:]) for entry in self.submits))
+        except ApiframeError as error:  # the connection itself is unusable: nothing was sent
+            for entry in self.submits:
+                settled[str(entry[0])] = error_event("", "error", str(error))
+        yield TriggerEvent({"jobs": jobs, "settled": settled, "started_at": started_at})
+
+    async def _submit_chain(
+        self, client: Any, key: str, body: Mapping[str, Any], failure: Event | None
+    ) -> str | Event:
+        """The row's live (or finished) job id, walking past failed jobs; its final event if given up."""
+        for _ in range(self.max_jobs_per_row):
+            accepted = await client.submit(body, key)
+            if not accepted.status.is_unsuccessful:
+                return str(accepted.job_id)
+            key = successor_key(key, accepted.job_id)
+        status = accepted.status.value
+        reason = failure["message"] if failure and failure.get("job_id") == accepted.job_id else None
+        return error_event(
+            accepted.job_id,
+            status.lower(),
+            f"{reason or f'Job {accepted.job_id} ended {status}.'} Given up after "
+            f"{self.max_jobs_per_row} job(s) for this row.",
+        )
+
+
+class ApiframeBatchWaitTrigger(BaseTrigger):
+    """
+    Wait for every job of a batch through the process's status hub; yield each row's end event.
+
+    Each job is watched as ``ApiframeJobTrigger`` watches one, so a thousand jobs are answered from a
+    few ``GET /v2/jobs`` pages.
+
+    :param apiframe_conn_id: The Airflow connection holding the API key.
+    :param jobs: Row index (a string) to the job id to wait for.
+    :param settled: Row index to the row's final event, carried through to the event.
+    :param poll_interval: Longest wait between two polls of one job, in seconds.
+    :param deadline: Epoch seconds after which a job still running ends its row with ``timeout``.
+    :param started_at: Epoch seconds when the batch first submitted: no job is older.
+    :param model: The batch's model.
+    """
+
+    def __init__(
+        self,
+        apiframe_conn_id: str,
+        jobs: dict[str, str],
+        settled: dict[str, Event],
+        poll_interval: float,
+        deadline: float,
+        started_at: float,
+        model: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.apiframe_conn_id = apiframe_conn_id
+        self.jobs = jobs
+        self.settled = settled
+        self.poll_interval = float(poll_interval)
+        self.deadline = float(deadline)
+        self.started_at = float(started_at)
+        self.model = model
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "apiframe_conn_id": self.apiframe_conn_id,
+                "jobs": self.jobs,
+                "settled": self.settled,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "started_at": self.started_at,
+                "model": self.model,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
+
+        try:
+            settings = await ApiframeHook(self.apiframe_conn_id).async_settings()
+        except ApiframeError as error:
+            results = {i: error_event(job_id, "error", str(error)) for i, job_id in self.jobs.items()}
+            yield TriggerEvent(self._event(results))
+            return
+        progress = _Progress(self.log, "ended", len(self.jobs))
+        quiet = _RowLog(self.log)
+
+        async def wait_row(job_id: str) -> Event:
+            watch = JobWatch(
+                job_id,
+                poll_interval=self.poll_interval,
+                deadline=self.deadline,
+                submitted_at=self.started_at,
+                log=quiet,
+                model=self.model,
+            )
+            event = await watch_through(hub, watch, created_hint=self.started_at)
+            progress.one_more()
+            return event
+
+        async with shared_hub(settings) as hub:
+            indexes = list(self.jobs)
+            events = await asyncio.gather(*(wait_row(self.jobs[i]) for i in indexes))
+        yield TriggerEvent(self._event(dict(zip(indexes, events, strict=True))))
+
+    def _event(self, results: dict[str, Event]) -> Event:
+        return {"results": results, "settled": self.settled, "started_at": self.started_at}
+
+
+class _RowLog:
+    """A watch's log for one row of many: its status changes are detail, its warnings still warnings."""
+
+    def __init__(self, log: Log) -> None:
+        self._log = log
+
+    def debug(self, msg: Any, /, *args: Any, **kwargs: Any) -> None:
+        self._log.debug(msg, *args, **kwargs)
+
+    info = debug
+
+    def warning(self, msg: Any, /, *args: Any, **kwargs: Any) -> None:
+        self._log.warning(msg, *args, **kwargs)
+
+
+class _Progress:
+    """Says every ``REPORT_EVERY`` seconds how many of the batch's rows got through a step."""
+
+    def __init__(self, log: Log, verb: str, total: int) -> None:
+        self._log, self._verb, self._total = log, verb, total
+        self._count = 0
+        self._reported_at = time.monotonic()
+
+    def one_more(self) -> None:
+        self._count += 1
+        now = time.monotonic()
+        if self._count == self._total or now - self._reported_at >= REPORT_EVERY:
+            self._reported_at = now
+            self._log.info("%d of %d rows %s", self._count, self._total, self._verb)

@@ -1,0 +1,150 @@
+"""The batch operator's own logic over loopback HTTP: rows, credit check, submit and wait triggers run as
+the triggerer runs them, resubmission, results and the task state store. Real DAG runs are in tests/dags."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from airflow.providers.common.compat.sdk import TaskDeferred
+
+from airflow_provider_apiframe.exceptions import (
+    ApiframeBatchFailedError,
+    ApiframeInsufficientCreditsError,
+    ApiframeValidationError,
+)
+from airflow_provider_apiframe.operators.batch import STATE_KEY, ImagenBatchGenerateOperator
+from airflow_provider_apiframe.triggers.batch import ApiframeBatchSubmitTrigger, ApiframeBatchWaitTrigger
+from tests.conftest import TEST_KEY, connection_uri
+from tests.operators.test_imagen import StateStore, TaskInstance
+
+
+def batch(**kwargs):
+    kwargs.setdefault("task_id", "batch")
+    kwargs.setdefault("poll_interval", 0.5)
+    return ImagenBatchGenerateOperator(**kwargs)
+
+
+async def first_event(trigger):
+    async for event in trigger.run():
+        return event.payload
+
+
+def run_to_end(op, context):
+    """execute, then each trigger as the triggerer would run it (rebuilt from its serialized kwargs)."""
+    method, event = op.execute, None
+    for _ in range(20):
+        try:
+            return method(context) if event is None else method(context, event)
+        except TaskDeferred as deferred:
+            _, kwargs = deferred.trigger.serialize()
+            event = asyncio.run(first_event(type(deferred.trigger)(**kwargs)))
+            method = getattr(op, deferred.method_name)
+    raise AssertionError("the batch never ended")
+
+
+@pytest.fixture
+def batch_conn(apiframe_emulator_factory, monkeypatch):
+    server = apiframe_emulator_factory(api_keys=(TEST_KEY,), job_duration=0.5, credits=1000)
+    monkeypatch.setenv("AIRFLOW_CONN_APIFRAME_DEFAULT", connection_uri(server.url))
+    return server
+
+
+def test_every_bad_row_is_named_when_the_dag_is_parsed():
+    with pytest.raises(ApiframeValidationError) as info:
+        batch(prompts=["fine", {"prompt": "koi", "aspect_ratio": "2:1"}, {"id": "x"}, 7, " "])
+    message = str(info.value)
+    assert "4 of 5 rows are invalid" in message
+    assert "rows[1].imagenParams.aspect_ratio" in message and "16:9" in message
+    assert "rows[2].prompt" in message and "rows[3]" in message and "rows[4].prompt" in message
+    assert "rows[0]" not in message
+
+
+def test_too_many_rows_and_duplicate_ids_are_refused():
+    with pytest.raises(ApiframeValidationError, match="1 to 10000 rows"):
+        batch(prompts=["koi"] * 10_001)
+    with pytest.raises(ApiframeValidationError, match=r"rows\[1\]\.id.*also the id of row 0"):
+        batch(prompts=[{"prompt": "a", "id": 1}, {"prompt": "b", "id": 1}])
+
+
+def test_a_batch_the_balance_cannot_pay_fails_before_any_submit(apiframe_emulator_factory, monkeypatch):
+    server = apiframe_emulator_factory(api_keys=(TEST_KEY,), credits=20)  # 2 imagen-4 images, 3 asked
+    monkeypatch.setenv("AIRFLOW_CONN_APIFRAME_DEFAULT", connection_uri(server.url))
+    with pytest.raises(ApiframeInsufficientCreditsError) as info:
+        batch(prompts=["a", "b", "c"]).execute({"ti": TaskInstance()})
+    assert info.value.credits_required == 21 and info.value.credits_available == 20
+    assert server.stats()["submits"] == 0
+
+
+def test_rows_come_back_in_order_with_their_ids_and_own_options(batch_conn):
+    prompts = ["koi", {"prompt": "heron", "id": "h-1", "output_format": "png"}, {"prompt": "moss", "id": 7}]
+    results = run_to_end(batch(prompts=prompts, output_format="jpg"), {"ti": TaskInstance()})
+    assert [r["prompt"] for r in results] == ["koi", "heron", "moss"]
+    assert [r["id"] for r in results] == [None, "h-1", 7]
+    assert all(r["status"] == "COMPLETED" and r["error"] is None and r["credit_cost"] == 7 for r in results)
+    assert results[0]["images"][0].endswith(".jpg") and results[1]["images"][0].endswith(".png")
+    assert len({r["job_id"] for r in results}) == 3
+    assert batch_conn.stats()["jobs_created"] == 3
+
+
+def test_a_failed_job_is_resubmitted_under_its_successor_key_and_paid_once(batch_conn):
+    results = run_to_end(batch(prompts=["koi", "heron [fail-first]"]), {"ti": TaskInstance()})
+    assert [r["status"] for r in results] == ["COMPLETED", "COMPLETED"]
+    stats = batch_conn.stats()
+    assert stats["jobs_created"] == 3  # the failed job (refunded), its successor, and koi
+    assert stats["credits_charged"] == 14
+
+
+def test_rows_that_keep_failing_are_given_up_and_named(batch_conn):
+    op = batch(prompts=["koi", {"prompt": "heron [fail]", "id": "h"}], max_resubmissions=1)
+    with pytest.raises(ApiframeBatchFailedError) as info:
+        run_to_end(op, {"ti": TaskInstance()})
+    assert info.value.failed_rows == [1] and info.value.total_rows == 2
+    assert "1 of 2 rows have no image" in str(info.value) and "row 1 (id 'h')" in str(info.value)
+    assert batch_conn.stats()["jobs_created"] == 3  # koi, and heron twice: bounded
+
+
+def test_partial_results_can_be_accepted(batch_conn):
+    op = batch(prompts=["koi", "heron [fail]"], max_resubmissions=0, accept_partial=True)
+    results = run_to_end(op, {"ti": TaskInstance()})
+    assert results[0]["status"] == "COMPLETED"
+    assert (
+        results[1]["status"] == "FAILED"
+        and results[1]["images"] == []
+        and "content policy" in results[1]["error"]
+    )
+
+
+def test_a_retried_task_pays_nothing_again_and_with_a_state_store_submits_nothing(batch_conn):
+    prompts = [f"koi {i}" for i in range(6)]
+    first = run_to_end(
+        batch(prompts=prompts), {"ti": TaskInstance(), "task_state_store": (store := StateStore())}
+    )
+    assert len(store[STATE_KEY]) == 6
+    submits = batch_conn.stats()["submits"]
+    again = run_to_end(batch(prompts=prompts), {"ti": TaskInstance(), "task_state_store": store})
+    assert again == first
+    assert batch_conn.stats()["submits"] == submits  # every row's job came from the store
+    # Without a store (Airflow 2.11), the keys alone hand back the same jobs: submits, no new job.
+    third = run_to_end(batch(prompts=prompts), {"ti": TaskInstance()})
+    assert third == first
+    assert batch_conn.stats()["jobs_created"] == 6
+
+
+def test_the_triggers_kwargs_and_events_are_plain_json(batch_conn):
+    import json
+
+    op = batch(prompts=["koi", "heron"])
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({"ti": TaskInstance()})
+    submit = deferred.value.trigger
+    assert isinstance(submit, ApiframeBatchSubmitTrigger)
+    assert json.loads(json.dumps(submit.serialize()[1])) == submit.serialize()[1]
+    event = asyncio.run(first_event(submit))
+    assert json.loads(json.dumps(event)) == event and set(event["jobs"]) == {"0", "1"}
+    with pytest.raises(TaskDeferred) as waiting:
+        op.after_submit({"ti": TaskInstance()}, event)
+    assert isinstance(waiting.value.trigger, ApiframeBatchWaitTrigger)
+    done = asyncio.run(first_event(waiting.value.trigger))
+    # One small entry per row, not Job bodies.
+    assert set(done["results"]["0"]) == {"status", "job_id", "images", "credit_cost"}
