@@ -20,7 +20,11 @@ def test_example_dags_parse_without_errors():
 
     bag = DagBag(dag_folder=str(EXAMPLES))
     assert bag.import_errors == {}
-    assert {"example_apiframe_imagen", "example_apiframe_imagen_mapped"} <= set(bag.dag_ids)
+    assert {
+        "example_apiframe_imagen",
+        "example_apiframe_imagen_mapped",
+        "example_apiframe_imagen_batch",
+    } <= set(bag.dag_ids)
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +46,8 @@ def dag_runs(tmp_path_factory):
                 "example_apiframe_imagen",
                 "--dag",
                 "example_apiframe_imagen_mapped",
+                "--dag",
+                "example_apiframe_imagen_batch",
                 "--output",
                 tmp / "images",
                 "--airflow-home",
@@ -59,11 +65,14 @@ def test_dags_succeed_and_write_images_of_the_requested_size(dag_runs):
     result, tmp, stats = dag_runs
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     found = []
-    for path in sorted((tmp / "images").iterdir()):
+    for path in sorted((tmp / "images").rglob("*.*")):
         with Image.open(path) as image:
-            found.append((image.format, image.size))
-    assert sorted(found) == sorted([("PNG", (1408, 768))] + [("JPEG", (1024, 1024))] * 3)
-    assert stats["jobs_created"] == 4
+            found.append((path.parent.name, image.format, image.size))
+    singles = [("images", "PNG", (1408, 768))] + [("images", "JPEG", (1024, 1024))] * 3
+    # The batch's rows, each in its row id's folder, with the row's own aspect ratio where it has one.
+    batch = [("animal-000", "PNG", (1408, 768))] + [(f"animal-00{i}", "PNG", (1024, 1024)) for i in (1, 2, 3)]
+    assert sorted(found) == sorted(singles + batch)
+    assert stats["jobs_created"] == 8
 
 
 def test_the_key_appears_in_no_output_nor_log(dag_runs):
