@@ -79,3 +79,44 @@ def test_a_killed_worker_is_retried_on_the_job_already_paid_for(tmp_path):
         assert stats["submits"] == 1  # the retry read the job id from the task state store
     else:
         assert stats["submits"] == 2 and stats["idempotent_replays"] == 1
+
+
+def test_a_batch_survives_its_triggerer_killed_mid_submission_and_its_worker_killed(tmp_path):
+    """
+    The triggerer dies while the batch submits (a new one submits the rest, each row's key handing back
+    the jobs already made); then the worker dies once every row has a job, and the retry picks the jobs
+    up: from the task state store on Airflow 3.3 (no submit at all), by the same keys on 2.11.
+    """
+    dag_id, rows = "apiframe_batch_deaths", 20
+    config = EmulatorConfig(api_keys=(TEST_KEY,), job_duration=3.0, rate_limit_per_minute=40)
+    with EmulatorServer(config) as server:
+        env = {"AIRFLOW_CONN_APIFRAME_DEFAULT": connection_uri(server.url, rate_limit_per_minute=40)}
+        with AirflowCluster(tmp_path / "home", HERE / "death_dags", env) as cluster:
+            cluster.wait_for(
+                "the DAG to be parsed", lambda: cluster.query("select 1 from dag where dag_id = ?", dag_id)
+            )
+            cluster.cli("dags", "trigger", dag_id)
+            cluster.wait_for("a few submits", lambda: server.stats()["submits"] >= 5, timeout=240)
+            cluster.kill("triggerer")
+            submitted_before_the_death = server.stats()["jobs_created"]
+            assert submitted_before_the_death < rows
+            cluster.start("triggerer")
+            cluster.wait_for(
+                "the first try's death", lambda: server.stats()["jobs_created"] == rows, timeout=240
+            )
+            state = cluster.wait_for("the DAG run to end", lambda: run_state(cluster, dag_id), timeout=300)
+            [(task_state, try_number)] = cluster.query(
+                "select state, try_number from task_instance where dag_id = ?", dag_id
+            )
+            stats = server.stats()
+    assert (state, task_state, try_number) == ("success", "success", 2)
+    assert stats["jobs_created"] == rows and stats["credits_charged"] == 7 * rows
+    # The new triggerer resent the rows the old one had submitted: the keys gave their jobs back.
+    assert stats["idempotent_replays"] >= submitted_before_the_death
+    if RESUMES_FROM_TASK_STATE:
+        # The retry found every row's job in the task state store and resent none of them.
+        assert stats["idempotent_replays"] < rows
+    else:
+        # The retry resent every row: each got its job back by its key.
+        assert stats["idempotent_replays"] >= submitted_before_the_death + rows
+    assert_key_in_no_file(tmp_path / "home")

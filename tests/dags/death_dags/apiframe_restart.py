@@ -1,4 +1,4 @@
-"""DAGs for tests/dags/test_process_deaths.py: a triggerer or a worker dies while a job runs."""
+"""DAGs for tests/dags/test_process_deaths.py: a triggerer or a worker dies while jobs run."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import json
 import os
 import signal
 from datetime import datetime, timedelta
+from typing import Any
 
 from airflow.providers.common.compat.sdk import DAG, task
 
+from airflow_provider_apiframe.operators.batch import ImagenBatchGenerateOperator
 from airflow_provider_apiframe.operators.imagen import ImagenGenerateOperator
 
 with DAG(dag_id="apiframe_restart", start_date=datetime(2026, 1, 1), schedule=None, catchup=False):
@@ -36,6 +38,28 @@ with DAG(dag_id="apiframe_worker_killed", start_date=datetime(2026, 1, 1), sched
         task_id="generate",
         prompt="koi through a killed worker",
         deferrable=False,
+        poll_interval=1.0,
+        retries=1,
+        retry_delay=timedelta(seconds=0),
+    )
+
+
+BATCH_ROWS = [f"koi number {i} through a restart" for i in range(20)]
+
+
+class BatchKilledOnFirstTry(ImagenBatchGenerateOperator):
+    """The first try's process is killed outright (SIGKILL) once every row has a job, before it waits."""
+
+    def _wait(self, context: Any, *args: Any, **kwargs: Any) -> Any:
+        if context["ti"].try_number == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super()._wait(context, *args, **kwargs)
+
+
+with DAG(dag_id="apiframe_batch_deaths", start_date=datetime(2026, 1, 1), schedule=None, catchup=False):
+    BatchKilledOnFirstTry(
+        task_id="generate",
+        prompts=BATCH_ROWS,
         poll_interval=1.0,
         retries=1,
         retry_delay=timedelta(seconds=0),
