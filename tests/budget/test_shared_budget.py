@@ -52,6 +52,11 @@ def test_without_redis_each_process_paces_itself_and_says_so(monkeypatch, caplog
     assert "paces itself" in caplog.text
 
 
+# A minute and more by nature (the limit is per minute); the budget has no Airflow-version-specific
+# code, so one Airflow series proves it.
+@pytest.mark.skipif(
+    __import__("airflow").__version__.startswith("2."), reason="run once, on Airflow 3 (a minute long)"
+)
 def test_a_worker_and_a_triggerer_sharing_a_key_stay_under_its_limit_together(
     apiframe_emulator_factory, redis_url
 ):

@@ -87,10 +87,11 @@ def test_a_batch_survives_its_triggerer_killed_mid_submission_and_its_worker_kil
     the jobs already made); then the worker dies once every row has a job, and the retry picks the jobs
     up: from the task state store on Airflow 3.3 (no submit at all), by the same keys on 2.11.
     """
-    dag_id, rows = "apiframe_batch_deaths", 20
-    config = EmulatorConfig(api_keys=(TEST_KEY,), job_duration=3.0, rate_limit_per_minute=40)
+    dag_id, rows = "apiframe_batch_deaths", 12
+    # Paced to one submit a second after a burst of 3: the triggerer dies part way through.
+    config = EmulatorConfig(api_keys=(TEST_KEY,), job_duration=3.0, rate_limit_per_minute=63)
     with EmulatorServer(config) as server:
-        env = {"AIRFLOW_CONN_APIFRAME_DEFAULT": connection_uri(server.url, rate_limit_per_minute=40)}
+        env = {"AIRFLOW_CONN_APIFRAME_DEFAULT": connection_uri(server.url, rate_limit_per_minute=63)}
         with AirflowCluster(tmp_path / "home", HERE / "death_dags", env) as cluster:
             cluster.wait_for(
                 "the DAG to be parsed", lambda: cluster.query("select 1 from dag where dag_id = ?", dag_id)

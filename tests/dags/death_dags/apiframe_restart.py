@@ -44,7 +44,7 @@ with DAG(dag_id="apiframe_worker_killed", start_date=datetime(2026, 1, 1), sched
     )
 
 
-BATCH_ROWS = [f"koi number {i} through a restart" for i in range(20)]
+BATCH_ROWS = [f"koi number {i} through a restart" for i in range(12)]
 
 
 class BatchKilledOnFirstTry(ImagenBatchGenerateOperator):
