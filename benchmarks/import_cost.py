@@ -18,6 +18,7 @@ import sys
 BASE = "airflow.providers.common.compat.sdk"
 CANDIDATES = {
     "ImagenGenerateOperator": "airflow_provider_apiframe.operators.imagen",
+    "ImagenBatchGenerateOperator": "airflow_provider_apiframe.operators.batch",
     "HttpOperator (stock)": "airflow.providers.http.operators.http",
 }
 PROBE = """
