@@ -25,6 +25,10 @@ from urllib.parse import urlencode, urlparse
 from urllib.request import urlopen
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.budget.client import IMPORT_TIME, run_pair  # noqa: E402
+
 KEY = "afk_benchmark_shared"
 
 
@@ -46,20 +50,9 @@ def measure(url: str, each: int, limit: int, redis_url: str | None) -> dict[str,
         AIRFLOW__LOGGING__LOGGING_LEVEL="ERROR",
     )
     before = json.loads(urlopen(url + "/_emulator/stats").read())
-    start = time.time() + 8  # both have imported Airflow by then
-    clients = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.budget.client", mode, str(each), str(start)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        for mode in ("sync", "async")
-    ]
-    outcomes = [json.loads(c.communicate(timeout=900)[0].strip().splitlines()[-1]) for c in clients]
-    wall = time.time() - start
+    started = time.time()
+    outcomes = run_pair(env, each)
+    wall = time.time() - started - IMPORT_TIME
     after = json.loads(urlopen(url + "/_emulator/stats").read())
     refused = after["responses_by_status"].get("429", 0) - before["responses_by_status"].get("429", 0)
     return {

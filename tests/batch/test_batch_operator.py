@@ -16,18 +16,13 @@ from airflow_provider_apiframe.exceptions import (
 from airflow_provider_apiframe.operators.batch import STATE_KEY, ImagenBatchGenerateOperator
 from airflow_provider_apiframe.triggers.batch import ApiframeBatchSubmitTrigger, ApiframeBatchWaitTrigger
 from tests.conftest import TEST_KEY, connection_uri
-from tests.operators.test_imagen import StateStore, TaskInstance
+from tests.operators.test_imagen import StateStore, TaskInstance, first_event
 
 
 def batch(**kwargs):
     kwargs.setdefault("task_id", "batch")
     kwargs.setdefault("poll_interval", 0.5)
     return ImagenBatchGenerateOperator(**kwargs)
-
-
-async def first_event(trigger):
-    async for event in trigger.run():
-        return event.payload
 
 
 def run_to_end(op, context):

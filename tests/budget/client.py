@@ -10,14 +10,37 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 import time
+from collections.abc import Mapping
+from pathlib import Path
 
 from airflow_provider_apiframe.exceptions import ApiframeError
 from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
 from airflow_provider_apiframe.transport import ApiRequest
 
 ME = ApiRequest("GET", "/v2/me")
+ROOT = Path(__file__).resolve().parents[2]
+# Both processes have imported Airflow by then, so that they start sending together.
+IMPORT_TIME = 8.0
+
+
+def run_pair(env: Mapping[str, str], each: int, timeout: float = 900.0) -> list[list[str]]:
+    """A sync and an async process, each sending ``each`` requests at once; their outcomes."""
+    start = time.time() + IMPORT_TIME
+    clients = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.budget.client", mode, str(each), str(start)],
+            cwd=ROOT,
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        for mode in ("sync", "async")
+    ]
+    return [json.loads(c.communicate(timeout=timeout)[0].strip().splitlines()[-1]) for c in clients]
 
 
 def sync_sends(count: int) -> list[str]:

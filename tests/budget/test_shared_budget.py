@@ -1,18 +1,15 @@
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_apiframe.pacing import LocalBudget, Pacer
 from airflow_provider_apiframe.shared_budget import RedisBudget
+from tests.budget.client import run_pair
 from tests.conftest import TEST_KEY, connection_uri
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,19 +68,7 @@ def test_a_worker_and_a_triggerer_sharing_a_key_stay_under_its_limit_together(
         ),
         AIRFLOW_CONN_REDIS_DEFAULT=redis_url,
     )
-    start = time.time() + 8  # both have imported Airflow by then
-    clients = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.budget.client", mode, str(each), str(start)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        for mode in ("sync", "async")
-    ]
-    outcomes = [json.loads(client.communicate(timeout=180)[0].strip().splitlines()[-1]) for client in clients]
+    outcomes = run_pair(env, each, timeout=180)
     assert [len(o) for o in outcomes] == [each, each]
     assert server.stats()["responses_by_status"].get("429", 0) == 0
     assert all(outcome == "ok" for o in outcomes for outcome in o)
