@@ -15,22 +15,42 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-apiframe",
         "name": "apiframe",
-        "description": "Generate images with apiframe's API (Google Imagen 4 and more) from Airflow.",
+        "description": "Generate images from Airflow with any of apiframe's image models (Flux, Imagen...).",
         "versions": [__version__],
         "integrations": [{"integration-name": INTEGRATION, "external-doc-url": "https://apiframe.ai"}],
         "operators": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["airflow_provider_apiframe.operators.imagen"],
+                "python-modules": [
+                    "airflow_provider_apiframe.operators.generate",
+                    "airflow_provider_apiframe.operators.imagen",
+                    "airflow_provider_apiframe.operators.batch",
+                ],
             }
         ],
+        "sensors": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_apiframe.sensors.apiframe"],
+            }
+        ],
+        "task-decorators": [
+            {
+                "name": "apiframe_image",
+                "class-name": "airflow_provider_apiframe.decorators.apiframe_image.apiframe_image_task",
+            }
+        ],
+        "extra-links": ["airflow_provider_apiframe.links.ApiframeImageLink"],
         "hooks": [
             {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_apiframe.hooks.apiframe"]}
         ],
         "triggers": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["airflow_provider_apiframe.triggers.apiframe"],
+                "python-modules": [
+                    "airflow_provider_apiframe.triggers.apiframe",
+                    "airflow_provider_apiframe.triggers.batch",
+                ],
             }
         ],
         "connection-types": [

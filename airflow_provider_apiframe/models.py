@@ -1,29 +1,94 @@
 """
-What the provider knows about apiframe's image models, as data.
+What the provider knows about apiframe's image models: the catalogue in ``image_models.json``.
 
-A model is a name, the body key of its parameter block, the parameters that block accepts and their
-allowed values, and its price. Adding a model that shares a known block is one entry in ``MODELS``; the
-hook, the trigger and the operators read these descriptions and hold no model-specific branch.
+The catalogue is derived from the vendor's OpenAPI document by ``scripts/derive_catalogue.py``: every
+model of ``POST /v2/images/generate``, the body key of its parameter block, each parameter's JSON
+schema (type, allowed values, range, pattern), which are required, which are image inputs, and the
+published defaults and prices. It is read on first use, not on import, so a DAG file that imports an
+operator pays nothing for it. The hook, the triggers and the operators read these descriptions and hold
+no model-specific branch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from airflow_provider_apiframe.exceptions import ApiframeValidationError
 
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+
 PROMPT_MAX_LENGTH = 2000
+CATALOGUE_FILE = "image_models.json"
+
+
+@cache
+def load_catalogue() -> Mapping[str, Any]:
+    """The catalogue as stored: ``source``, ``blocks`` (by id) and ``models`` (by id)."""
+    text = resources.files("airflow_provider_apiframe").joinpath(CATALOGUE_FILE).read_text("utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
 class ParamSpec:
-    """One key of a model's parameter block and the values the API accepts for it."""
+    """One key of a model's parameter block: its JSON schema as the spec gives it."""
 
     name: str
-    allowed: tuple[str, ...]
-    default: str
+    schema: Mapping[str, Any]
+    required: bool = False
+    image_input: bool = False
+    # A published default; None where the API picks one it does not document.
+    default: Any = None
+
+    @property
+    def choices(self) -> tuple[Any, ...]:
+        """The allowed values of an enumerated parameter; empty for any other."""
+        return tuple(self.schema.get("enum", ()))
+
+    @property
+    def allowed(self) -> str:
+        """What the API accepts here, in words, for error messages and docs."""
+        return describe(self.schema)
+
+
+def describe(schema: Mapping[str, Any]) -> str:
+    if "enum" in schema:
+        return "one of " + ", ".join(str(choice) for choice in schema["enum"])
+    kinds = schema.get("type", "any")
+    kind = next(k for k in ([kinds] if isinstance(kinds, str) else kinds) if k != "null")
+    nullable = " (or null)" if isinstance(kinds, list) and "null" in kinds else ""
+    if kind == "array":
+        items = describe(schema.get("items", {}))
+        count = ""
+        if "maxItems" in schema:
+            count = f" of at most {schema['maxItems']}"
+        return f"a list{count} of items that are each {items}{nullable}"
+    if kind in ("integer", "number"):
+        words = "an integer" if kind == "integer" else "a number"
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if low is not None and high is not None:
+            return f"{words} from {low} to {high}"
+        if low is not None:
+            return f"{words} of at least {low}"
+        return f"{words} of at most {high}" if high is not None else words
+    if kind == "boolean":
+        return "true or false"
+    if schema.get("format") == "uri":
+        return "an absolute http(s) URL"
+    if schema.get("format") == "uuid":
+        return "a UUID"
+    if "pattern" in schema:
+        return f"a string matching {schema['pattern']}"
+    if "maxLength" in schema:
+        return f"a string of at most {schema['maxLength']} characters"
+    return "a string"
 
 
 @dataclass(frozen=True)
@@ -34,11 +99,17 @@ class ImageModel:
     params_key: str
     params: tuple[ParamSpec, ...]
     credit_cost: int | None
-    # (aspect_ratio, image_size) -> (width, height) of the image the model returns.
-    dimensions: Mapping[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    # The spec makes some models' block mandatory (a character reference, a LoRA).
+    block_required: bool = False
+    prompt_max_length: int = PROMPT_MAX_LENGTH
+    block_id: str = ""
 
     def param(self, name: str) -> ParamSpec:
         return next(spec for spec in self.params if spec.name == name)
+
+    @property
+    def image_inputs(self) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self.params if spec.image_input)
 
     def check_prompt(self, prompt: Any) -> None:
         """Refuse a prompt the API would refuse, before any credit is spent."""
@@ -49,93 +120,139 @@ class ImageModel:
             )
         if not prompt.strip():
             raise ApiframeValidationError("Invalid prompt", details={path: ["must not be empty or blank"]})
-        if len(prompt) > PROMPT_MAX_LENGTH:
+        if len(prompt) > self.prompt_max_length:
             raise ApiframeValidationError(
                 "Invalid prompt",
-                details={path: [f"must be at most {PROMPT_MAX_LENGTH} characters, got {len(prompt)}"]},
+                details={path: [f"must be at most {self.prompt_max_length} characters, got {len(prompt)}"]},
             )
 
-    def check_param(self, name: str, value: Any) -> None:
-        spec = self.param(name)
-        if value not in spec.allowed:
-            raise ApiframeValidationError(
-                f"Invalid {name} for {self.id}",
-                details={
-                    f"{self.params_key}.{name}": [
-                        f"got {value!r}, allowed values are {', '.join(spec.allowed)}"
-                    ]
-                },
-            )
+    def check_params(self, values: Any, *, only: Mapping[str, Any] | None = None) -> None:
+        """
+        Refuse a parameter block the API would refuse, naming every bad field and what it allows.
 
-    def build_params(self, values: Mapping[str, Any]) -> dict[str, str]:
-        """Check every value and return the parameter block to send; refuses keys the model lacks."""
-        known = {spec.name for spec in self.params}
-        unknown = sorted(set(values) - known)
-        if unknown:
+        With ``only``, just those values are checked (a DAG file's literal ones; templated values and
+        required keys wait until the task renders them).
+        """
+        if not isinstance(values, Mapping):
             raise ApiframeValidationError(
-                f"Unknown parameter for {self.id}",
+                f"Invalid parameters for {self.id}",
                 details={
-                    f"{self.params_key}.{name}": [f"not accepted; known keys: {', '.join(sorted(known))}"]
-                    for name in unknown
+                    self.params_key: [f"must be a mapping of parameter names to values, got {values!r}"]
                 },
             )
-        for name, value in values.items():
-            self.check_param(name, value)
+        checked = values if only is None else only
+        details: dict[str, list[str]] = {}
+        for path, message in self._problems(checked, partial=only is not None):
+            details.setdefault(f"{self.params_key}.{path}" if path else self.params_key, []).append(message)
+        if details:
+            raise ApiframeValidationError(f"Invalid parameters for {self.id}", details=details)
+
+    def _problems(self, values: Mapping[str, Any], *, partial: bool) -> Iterator[tuple[str, str]]:
+        known = {spec.name: spec for spec in self.params}
+        for name in sorted(set(values) - set(known)):
+            yield name, f"not accepted by {self.id}; its keys are {', '.join(sorted(known)) or 'none'}"
+        if not partial:
+            if self.block_required and not values:
+                required = ", ".join(spec.name for spec in self.params if spec.required)
+                yield "", f"required by {self.id} (with {required})"
+            for spec in self.params:
+                if spec.required and values and spec.name not in values:
+                    yield spec.name, f"required by {self.id}: {spec.allowed}"
+        for error in _validator(self.block_id).iter_errors({k: v for k, v in values.items() if k in known}):
+            path = list(error.absolute_path)
+            if not path:  # "required": reported above with the model's own words
+                continue
+            where = str(path[0]) + "".join(f"[{step}]" for step in path[1:])
+            spec = known[str(path[0])]
+            allowed = spec.allowed if len(path) == 1 else describe(spec.schema.get("items", {}))
+            yield where, f"got {error.instance!r}, allowed: {allowed}"
+
+    def build_params(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Check every value and return the parameter block to send."""
+        self.check_params(values)
         return dict(values)
 
     def request_body(self, prompt: str, params: Mapping[str, Any]) -> dict[str, Any]:
         self.check_prompt(prompt)
         body: dict[str, Any] = {"prompt": prompt, "model": self.id}
         block = self.build_params(params)
-        if block:
+        if block or self.block_required:
             body[self.params_key] = block
         return body
 
-    def image_dimensions(self, params: Mapping[str, Any]) -> tuple[int, int]:
-        """Pixel size of the image a request with these parameters yields."""
-        key = tuple(params.get(name, self.param(name).default) for name in ("aspect_ratio", "image_size"))
-        return self.dimensions[key[0], key[1]]
 
+@cache
+def _validator(block_id: str) -> Validator:
+    # jsonschema is already one of Airflow's own dependencies; imported here, it costs a DAG file nothing.
+    from jsonschema import Draft202012Validator, FormatChecker
 
-def _imagen_dimensions() -> dict[tuple[str, str], tuple[int, int]]:
-    one_k = {
-        "1:1": (1024, 1024),
-        "3:4": (896, 1280),
-        "4:3": (1280, 896),
-        "9:16": (768, 1408),
-        "16:9": (1408, 768),
+    block = load_catalogue()["blocks"][block_id]
+    formats = FormatChecker(formats=())
+    formats.checks("uri")(_is_http_url)
+    formats.checks("uuid")(is_uuid)
+    schema = {
+        "type": "object",
+        "properties": {name: param["schema"] for name, param in block["params"].items()},
     }
-    sizes: dict[tuple[str, str], tuple[int, int]] = {}
-    for ratio, (width, height) in one_k.items():
-        sizes[ratio, "1K"] = (width, height)
-        sizes[ratio, "2K"] = (2 * width, 2 * height)
-    return sizes
+    return Draft202012Validator(schema, format_checker=formats)
 
 
-IMAGEN_PARAMS = (
-    ParamSpec("aspect_ratio", ("1:1", "9:16", "16:9", "3:4", "4:3"), "1:1"),
-    ParamSpec("output_format", ("jpg", "png"), "jpg"),
-    ParamSpec("image_size", ("1K", "2K"), "1K"),
-)
-_IMAGEN_SIZES = _imagen_dimensions()
+def _is_http_url(value: object) -> bool:
+    if not isinstance(value, str):
+        return True  # the type check reports it
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
-# Only imagen-4's price is published (7 credits); the others read theirs from /v2/models when needed.
-MODELS: dict[str, ImageModel] = {
-    model.id: model
-    for model in (
-        ImageModel("imagen-4", "imagenParams", IMAGEN_PARAMS, 7, _IMAGEN_SIZES),
-        ImageModel("imagen-4-ultra", "imagenParams", IMAGEN_PARAMS, None, _IMAGEN_SIZES),
-        ImageModel("imagen-4-fast", "imagenParams", IMAGEN_PARAMS, None, _IMAGEN_SIZES),
-        ImageModel("imagen-3", "imagenParams", IMAGEN_PARAMS, None, _IMAGEN_SIZES),
-        ImageModel("imagen-3-fast", "imagenParams", IMAGEN_PARAMS, None, _IMAGEN_SIZES),
-    )
-}
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+def is_uuid(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    return bool(_UUID.match(value))
+
+
+@cache
+def _models() -> Mapping[str, ImageModel]:
+    catalogue = load_catalogue()
+    models: dict[str, ImageModel] = {}
+    for model_id, entry in catalogue["models"].items():
+        block = catalogue["blocks"][entry["block"]]
+        params = tuple(
+            ParamSpec(
+                name=name,
+                schema=param["schema"],
+                required=name in block["required"],
+                image_input=param.get("image_input", False),
+                default=param.get("default"),
+            )
+            for name, param in block["params"].items()
+        )
+        models[model_id] = ImageModel(
+            id=model_id,
+            params_key=block["key"],
+            params=params,
+            credit_cost=entry["credit_cost"],
+            block_required=entry["block_required"],
+            prompt_max_length=entry["prompt_max_length"] or PROMPT_MAX_LENGTH,
+            block_id=entry["block"],
+        )
+    return models
+
+
+def model_ids() -> tuple[str, ...]:
+    """Every image model the catalogue knows, sorted."""
+    return tuple(_models())
 
 
 def get_model(model_id: Any) -> ImageModel:
     try:
-        return MODELS[model_id]
+        return _models()[model_id]
     except (KeyError, TypeError):
         raise ApiframeValidationError(
-            "Unknown model", details={"model": [f"got {model_id!r}, known models are {', '.join(MODELS)}"]}
+            "Unknown model", details={"model": [f"got {model_id!r}, known models are {', '.join(_models())}"]}
         ) from None

@@ -12,6 +12,8 @@ import airflow.providers.common.compat.sdk
 from airflow.providers.common.compat.sdk import BaseOperator
 before = set(sys.modules)
 import airflow_provider_apiframe.operators.imagen, airflow_provider_apiframe.operators.batch
+import airflow_provider_apiframe.operators.generate, airflow_provider_apiframe.sensors.apiframe
+import airflow_provider_apiframe.decorators.apiframe_image
 print("heavy:" + ",".join(sorted(m for m in {heavy!r} if m in sys.modules and m not in before)))
 """
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_apiframe.exceptions import ApiframeValidationError
-from airflow_provider_apiframe.models import MODELS, PROMPT_MAX_LENGTH, get_model
+from airflow_provider_apiframe.models import PROMPT_MAX_LENGTH, get_model, model_ids
 
 IMAGEN_4 = get_model("imagen-4")
 
@@ -34,8 +34,8 @@ def test_out_of_range_param_names_field_and_allowed_values(name, value, path):
     with pytest.raises(ApiframeValidationError) as info:
         IMAGEN_4.request_body("koi", {name: value})
     assert list(info.value.details) == [path]
-    allowed = IMAGEN_4.param(name).allowed
-    assert all(choice in str(info.value) for choice in allowed)
+    choices = IMAGEN_4.param(name).choices
+    assert choices and all(choice in str(info.value) for choice in choices)
     assert repr(value) in str(info.value)
 
 
@@ -80,25 +80,8 @@ def test_validation_errors_are_value_errors_that_fail_without_retry():
     assert isinstance(info.value, AirflowFailException)
 
 
-@pytest.mark.parametrize(
-    ("ratio", "size", "expected"),
-    [
-        ("1:1", "1K", (1024, 1024)),
-        ("16:9", "2K", (2816, 1536)),
-        ("9:16", "1K", (768, 1408)),
-        ("3:4", "2K", (1792, 2560)),
-    ],
-)
-def test_image_dimensions(ratio, size, expected):
-    assert IMAGEN_4.image_dimensions({"aspect_ratio": ratio, "image_size": size}) == expected
-
-
-def test_defaults_give_1k_square():
-    assert IMAGEN_4.image_dimensions({}) == (1024, 1024)
-
-
 def test_five_imagen_models_share_one_params_block():
-    imagen = [m for m in MODELS.values() if m.params_key == "imagenParams"]
+    imagen = [get_model(m) for m in model_ids() if get_model(m).params_key == "imagenParams"]
     assert {m.id for m in imagen} == {
         "imagen-3",
         "imagen-3-fast",
@@ -106,5 +89,87 @@ def test_five_imagen_models_share_one_params_block():
         "imagen-4-ultra",
         "imagen-4-fast",
     }
-    assert len({m.params for m in imagen}) == 1
+    assert len({m.block_id for m in imagen}) == 1
     assert IMAGEN_4.credit_cost == 7
+
+
+def test_every_model_of_the_spec_is_known_with_its_own_block():
+    assert len(model_ids()) == 51
+    families = {get_model(m).params_key for m in model_ids()}
+    assert {
+        "fluxParams",
+        "ideogramParams",
+        "midjourneyParams",
+        "seedreamParams",
+        "nanoBananaParams",
+    } <= families
+
+
+def test_imagen_keeps_its_documented_defaults():
+    assert {p.name: p.default for p in IMAGEN_4.params} == {
+        "aspect_ratio": "1:1",
+        "image_size": "1K",
+        "output_format": "jpg",
+    }
+
+
+FLUX = get_model("flux-1.1-pro")
+
+
+def test_flux_body_matches_the_vendor_smoke_test():
+    body = FLUX.request_body("a green circle", {"width": 512, "height": 512, "output_format": "jpg"})
+    assert body["fluxParams"] == {"width": 512, "height": 512, "output_format": "jpg"}
+
+
+@pytest.mark.parametrize(
+    ("params", "path", "needles"),
+    [
+        ({"width": 4096}, "fluxParams.width", ["4096", "an integer from 256 to 2048"]),
+        ({"width": 512.5}, "fluxParams.width", ["512.5", "an integer"]),
+        ({"width": True}, "fluxParams.width", ["True", "an integer"]),
+        ({"guidance": 0.5}, "fluxParams.guidance", ["a number from 1.5 to 10"]),
+        ({"go_fast": "yes"}, "fluxParams.go_fast", ["'yes'", "true or false"]),
+        ({"aspect_ratio": "wide"}, "fluxParams.aspect_ratio", ["'wide'", "matching"]),
+        ({"image_prompt": "not a url"}, "fluxParams.image_prompt", ["http(s) URL"]),
+        ({"input_images": ["https://x.test/a.png"] * 11}, "fluxParams.input_images", ["at most 10"]),
+        ({"input_images": ["https://x.test/a.png", "ftp://x"]}, "fluxParams.input_images[1]", ["'ftp://x'"]),
+        ({"output_format": "gif"}, "fluxParams.output_format", ["one of jpg, png, webp"]),
+        ({"seeed": 1}, "fluxParams.seeed", ["not accepted by flux-1.1-pro", "seed"]),
+    ],
+)
+def test_bad_params_name_the_field_and_what_is_allowed(params, path, needles):
+    with pytest.raises(ApiframeValidationError) as info:
+        FLUX.request_body("koi", params)
+    assert list(info.value.details) == [path]
+    assert all(needle in str(info.value) for needle in needles), str(info.value)
+
+
+def test_every_bad_field_is_reported_at_once():
+    with pytest.raises(ApiframeValidationError) as info:
+        FLUX.request_body("koi", {"width": 1, "height": 99999, "raw": "no"})
+    assert set(info.value.details) == {"fluxParams.width", "fluxParams.height", "fluxParams.raw"}
+
+
+def test_required_inputs_are_asked_for():
+    with pytest.raises(ApiframeValidationError) as info:
+        get_model("flux-lora").request_body("koi", {"lora_strength": 1})
+    assert "fluxLoraParams.loraId" in info.value.details
+    with pytest.raises(ApiframeValidationError) as info:
+        get_model("ideogram-character").request_body("koi", {})
+    assert "character_reference_image" in str(info.value)
+    body = get_model("ideogram-character").request_body(
+        "koi", {"character_reference_image": "https://x.test/face.png"}
+    )
+    assert body["ideogramParams"] == {"character_reference_image": "https://x.test/face.png"}
+
+
+def test_image_inputs_are_marked():
+    assert set(FLUX.image_inputs) == {"image_prompt", "input_images"}
+    assert IMAGEN_4.image_inputs == ()
+
+
+def test_prompt_length_is_per_model():
+    long = "x" * 4000
+    assert get_model("wan-image-2.7").request_body(long, {})["prompt"] == long
+    with pytest.raises(ApiframeValidationError):
+        FLUX.request_body(long, {})

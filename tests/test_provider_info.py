@@ -20,7 +20,7 @@ def test_every_module_named_in_the_provider_info_imports():
     info = get_provider_info()
     modules = [
         m
-        for kind in ("operators", "hooks", "triggers")
+        for kind in ("operators", "sensors", "hooks", "triggers")
         for entry in info[kind]
         for m in entry["python-modules"]
     ]
@@ -33,3 +33,19 @@ def test_every_module_named_in_the_provider_info_imports():
     assert hook.default_conn_name == "apiframe_default"
     assert conn["ui-field-behaviour"]["relabeling"]["password"] == "API Key"
     assert hook.get_ui_field_behaviour()["hidden_fields"] == conn["ui-field-behaviour"]["hidden-fields"]
+
+
+def test_airflow_finds_the_task_decorator_and_the_extra_link():
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    decorators = manager.taskflow_decorators
+    assert "apiframe_image" in decorators
+    assert decorators["apiframe_image"].__name__ == "apiframe_image_task"
+    assert "airflow_provider_apiframe.links.ApiframeImageLink" in manager.extra_links_class_names
+
+
+def test_task_namespace_offers_the_decorator():
+    from airflow.providers.common.compat.sdk import task
+
+    assert callable(task.apiframe_image)

@@ -1,4 +1,4 @@
-"""Real JPEG/PNG files at Imagen's sizes, showing the prompt so a human can tell them apart."""
+"""Real JPEG/PNG/WEBP files at the sizes jobs promise, showing the prompt so a human can tell them apart."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
 
-CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png"}
-_PIL_FORMATS = {"jpg": "JPEG", "png": "PNG"}
+CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+_PIL_FORMATS = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}
 
 
 def _colour(seed: str) -> tuple[int, int, int]:
@@ -33,23 +33,26 @@ def _wrapped_lines(
 
 # 2K PNGs take a noticeable fraction of a second; polling clients fetch the same file repeatedly.
 @lru_cache(maxsize=32)
-def render_image(job_id: str, prompt: str, width: int, height: int, output_format: str) -> bytes:
-    """The image for a job: a per-job colour, a frame, and the prompt written across it."""
-    image = Image.new("RGB", (width, height), _colour(job_id))
+def render_image(job_id: str, index: int, prompt: str, width: int, height: int, output_format: str) -> bytes:
+    """A job's ``index``-th image (from 1): its own colour, a frame, and the prompt written across it."""
+    image = Image.new("RGB", (width, height), _colour(f"{job_id}/{index}"))
     draw = ImageDraw.Draw(image)
-    margin = width // 16
+    # Sized by the shorter side too, so that a banner-shaped image still has room for its frame.
+    short_side = min(width, height)
+    margin = short_side // 16
     draw.rectangle(
         (margin // 2, margin // 2, width - margin // 2, height - margin // 2),
         outline=(255, 255, 255),
-        width=max(2, width // 256),
+        width=max(2, short_side // 256),
     )
-    font_size = max(12, width // 28)
+    font_size = max(12, min(width // 28, height // 10))
     font = ImageFont.load_default(size=font_size)
     line_height = int(font_size * 1.3)
     max_lines = max(1, (height - 2 * margin) // line_height - 1)
     lines = _wrapped_lines(prompt, font, width - 2 * margin, max_lines)
     draw.multiline_text((margin, margin), "\n".join(lines), fill=(255, 255, 255), font=font, spacing=4)
-    draw.text((margin, height - margin - line_height), f"job {job_id}", fill=(230, 230, 230), font=font)
+    caption = f"job {job_id} #{index}"
+    draw.text((margin, height - margin - line_height), caption, fill=(230, 230, 230), font=font)
     buffer = io.BytesIO()
     image.save(buffer, format=_PIL_FORMATS[output_format])
     return buffer.getvalue()

@@ -81,8 +81,10 @@ class Job:
         return self.created_at + self.duration
 
     @property
-    def image_name(self) -> str:
-        return f"{self.id}-1.{self.submission.params['output_format']}"
+    def image_names(self) -> tuple[str, ...]:
+        """The names of the job's images on the CDN: ``<job id>-<n>.<format>``, n from 1."""
+        output = self.submission.output
+        return tuple(f"{self.id}-{index}.{output.format}" for index in range(1, output.count + 1))
 
     def progress_at(self, now: float) -> Progress:
         elapsed = now - self.created_at
@@ -121,7 +123,7 @@ class Job:
             "webhookStatus": None,
             "createdAt": iso_utc(self.created_at),
             "completedAt": iso_utc(state.ended_at) if state.ended_at is not None else None,
-            "result": {"images": [f"{cdn_base}/{self.image_name}"]} if completed else None,
+            "result": {"images": [f"{cdn_base}/{name}" for name in self.image_names]} if completed else None,
             "expired": self.is_expired(now, retention),
             "input": self.submission.body,
         }

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from aiohttp import web
 
 from . import images, middleware
-from .catalogue import MODELS, pixel_size
+from .catalogue import MODELS
 from .clock import Clock
 from .config import EmulatorConfig
 from .control import CONTROL_ROUTES, CONTROLS, Controls
@@ -22,6 +23,15 @@ from .validation import InvalidSubmission, validate_submission
 
 _IDEMPOTENCY_KEY_MAX = 255
 _MODALITIES = ("image", "video", "music")
+
+
+def _strict_json(text: str) -> Any:
+    """JSON as JavaScript's ``JSON.parse`` reads it: ``NaN`` and ``Infinity`` are not JSON."""
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{constant} is not valid JSON")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 def _cdn_base(request: web.Request) -> str:
@@ -55,7 +65,7 @@ class ApiRoutes:
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= _IDEMPOTENCY_KEY_MAX:
             return error_response(400, f"Idempotency-Key must be 1 to {_IDEMPOTENCY_KEY_MAX} characters")
         try:
-            body = await request.json()
+            body = await request.json(loads=_strict_json)
         except ValueError:
             return error_response(400, "Request body is not valid JSON")
         try:
@@ -144,24 +154,32 @@ class ApiRoutes:
         return web.json_response({"models": entries})
 
     async def cdn_image(self, request: web.Request) -> web.Response:
+        # <job id>-<n>.<format>: the job id is everything before the last hyphen.
         name = request.match_info["name"]
-        job = self.state.jobs.get(name.rpartition("-1.")[0])
+        job_id, _, numbered = name.rpartition("-")
+        job = self.state.jobs.get(job_id)
         now = self._now
         if (
             job is None
-            or job.image_name != name
+            or name not in job.image_names
             or job.progress_at(now).status is not JobStatus.COMPLETED
             or job.is_expired(now, self.state.config.retention)
         ):
             return error_response(404, "Not found")
-        params = job.submission.params
-        width, height = pixel_size(params["aspect_ratio"], params["image_size"])
-        fmt = params["output_format"]
+        index = int(numbered.partition(".")[0])
+        output = job.submission.output
         # Rendering takes up to a few hundred milliseconds; keep the event loop answering meanwhile.
         data = await asyncio.get_running_loop().run_in_executor(
-            None, images.render_image, job.id, job.submission.prompt, width, height, fmt
+            None,
+            images.render_image,
+            job.id,
+            index,
+            job.submission.prompt,
+            output.width,
+            output.height,
+            output.format,
         )
-        return web.Response(body=data, content_type=images.CONTENT_TYPES[fmt])
+        return web.Response(body=data, content_type=images.CONTENT_TYPES[output.format])
 
 
 def build_app(config: EmulatorConfig | None = None) -> web.Application:

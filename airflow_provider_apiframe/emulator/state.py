@@ -127,7 +127,7 @@ class EmulatorState:
         if earlier is not None:
             self.counters.idempotent_replays += 1
             return Accepted(earlier, replayed=True)
-        cost = submission.model.cost
+        cost = submission.credit_cost
         available = self.balance
         if available < cost:
             raise InsufficientCredits(cost, available)

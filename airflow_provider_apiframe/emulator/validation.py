@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from .catalogue import MODELS, ModelSpec
+from . import zod
+from .catalogue import DEFAULT_PROMPT_MAX_LENGTH, MODELS, ModelSpec
+from .outputs import ImageOutput, plan_output
 
-PROMPT_MAX = 2000
 WEBHOOK_EVENTS = ("progress", "completed", "failed")
-_COMMON_KEYS = frozenset({"prompt", "model", "webhookUrl", "webhookEvents"})
+# The fields every model's request shares besides ``prompt`` and ``model``, as the spec declares them.
+_WEBHOOK_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
+    "webhookUrl": {"type": "string", "format": "uri"},
+    "webhookEvents": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": WEBHOOK_EVENTS}},
+}
+_COMMON_KEYS = frozenset({"prompt", "model", *_WEBHOOK_SCHEMAS})
 
 
 @dataclass(frozen=True)
@@ -20,10 +26,13 @@ class Submission:
 
     prompt: str
     model: ModelSpec
-    params: dict[str, str]
+    # The parameter block as sent, completed with the spec's defaults.
+    params: dict[str, Any]
     webhook_url: str | None
     webhook_events: tuple[str, ...]
     body: dict[str, Any]
+    credit_cost: int
+    output: ImageOutput
 
 
 class InvalidSubmission(Exception):
@@ -41,38 +50,6 @@ class InvalidSubmission(Exception):
         return answer
 
 
-def _type_name(value: object) -> str:
-    # Zod's wording, which is what the vendor's validator prints.
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-def _expected(kind: str, value: object) -> str:
-    return f"Expected {kind}, received {_type_name(value)}"
-
-
-def _enum_message(allowed: tuple[str, ...], value: object) -> str:
-    options = " | ".join(f"'{option}'" for option in allowed)
-    return f"Invalid enum value. Expected {options}, received '{value}'"
-
-
-def _is_absolute_http_url(value: str) -> bool:
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
-
-
 class _Collector:
     def __init__(self) -> None:
         self.details: dict[str, list[str]] = defaultdict(list)
@@ -80,18 +57,9 @@ class _Collector:
     def add(self, path: str, message: str) -> None:
         self.details[path].append(message)
 
-
-def _check_prompt(body: dict[str, Any], errors: _Collector) -> None:
-    if "prompt" not in body:
-        errors.add("prompt", "Required")
-        return
-    prompt = body["prompt"]
-    if not isinstance(prompt, str):
-        errors.add("prompt", _expected("string", prompt))
-    elif len(prompt) < 1:
-        errors.add("prompt", "String must contain at least 1 character(s)")
-    elif len(prompt) > PROMPT_MAX:
-        errors.add("prompt", f"String must contain at most {PROMPT_MAX} character(s)")
+    def check(self, schema: Mapping[str, Any], value: object, path: str) -> None:
+        for where, message in zod.problems(schema, value, path):
+            self.add(where, message)
 
 
 def _check_model(body: dict[str, Any], errors: _Collector) -> ModelSpec | None:
@@ -100,72 +68,73 @@ def _check_model(body: dict[str, Any], errors: _Collector) -> ModelSpec | None:
         return None
     model = body["model"]
     if not isinstance(model, str):
-        errors.add("model", _expected("string", model))
+        errors.add("model", zod.expected("string", model))
         return None
     spec = MODELS.get(model)
     if spec is None:
-        known = " | ".join(f"'{name}'" for name in MODELS)
+        known = zod.join_values(MODELS)
         errors.add("model", f"Invalid discriminator value. Expected {known}, received '{model}'")
     return spec
 
 
-def _check_webhook(body: dict[str, Any], errors: _Collector) -> None:
-    if "webhookUrl" in body:
-        url = body["webhookUrl"]
-        if not isinstance(url, str):
-            errors.add("webhookUrl", _expected("string", url))
-        elif not _is_absolute_http_url(url):
-            errors.add("webhookUrl", "Invalid url")
-    if "webhookEvents" in body:
-        events = body["webhookEvents"]
-        if not isinstance(events, list):
-            errors.add("webhookEvents", _expected("array", events))
-            return
-        if not events:
-            errors.add("webhookEvents", "Array must contain at least 1 element(s)")
-        for index, event in enumerate(events):
-            if event not in WEBHOOK_EVENTS:
-                errors.add(f"webhookEvents.{index}", _enum_message(WEBHOOK_EVENTS, event))
+def _check_common(body: dict[str, Any], spec: ModelSpec | None, errors: _Collector) -> None:
+    if "prompt" not in body:
+        errors.add("prompt", "Required")
+    else:
+        # An unknown model's prompt is held to the limit most models share.
+        limit = spec.prompt_max_length if spec is not None else DEFAULT_PROMPT_MAX_LENGTH
+        errors.check({"type": "string", "minLength": 1, "maxLength": limit}, body["prompt"], "prompt")
+    for key, schema in _WEBHOOK_SCHEMAS.items():
+        if key in body:
+            errors.check(schema, body[key], key)
 
 
 def _check_keys_and_params(body: dict[str, Any], spec: ModelSpec, errors: _Collector) -> None:
     block = spec.params
     for key in body:
-        if key not in _COMMON_KEYS and key != block.name:
+        if key not in _COMMON_KEYS and key != block.key:
             errors.add(key, "Unrecognized key")
-    if block.name not in body:
+    if block.key not in body:
+        if spec.block_required:
+            errors.add(block.key, "Required")
         return
-    params = body[block.name]
+    params = body[block.key]
     if not isinstance(params, dict):
-        errors.add(block.name, _expected("object", params))
+        errors.add(block.key, zod.expected("object", params))
         return
-    for key, value in params.items():
-        allowed = block.choices.get(key)
-        if allowed is None:
-            errors.add(f"{block.name}.{key}", "Unrecognized key")
-        elif value not in allowed:
-            errors.add(f"{block.name}.{key}", _enum_message(allowed, value))
+    for name in block.required:
+        if name not in params:
+            errors.add(zod.child(block.key, name), "Required")
+    for name, value in params.items():
+        path = zod.child(block.key, name)
+        schema = block.schemas.get(name)
+        if schema is None:
+            errors.add(path, "Unrecognized key")
+        else:
+            errors.check(schema, value, path)
 
 
 def validate_submission(body: object) -> Submission:
     """The parsed submission, or :class:`InvalidSubmission` carrying every problem found."""
     if not isinstance(body, dict):
-        raise InvalidSubmission(f"Request body must be a JSON object, received {_type_name(body)}")
+        raise InvalidSubmission(f"Request body must be a JSON object, received {zod.type_name(body)}")
     errors = _Collector()
-    _check_prompt(body, errors)
     spec = _check_model(body, errors)
-    _check_webhook(body, errors)
+    _check_common(body, spec, errors)
     # Which keys are allowed depends on the model (the body is discriminated by it), so
     # with an unknown model only the model itself can be blamed.
     if spec is not None:
         _check_keys_and_params(body, spec, errors)
     if errors.details or spec is None:
         raise InvalidSubmission("Validation failed", dict(errors.details))
+    params = spec.params.resolve(body.get(spec.params.key, {}))
     return Submission(
         prompt=body["prompt"],
         model=spec,
-        params=spec.params.resolve(body.get(spec.params.name, {})),
+        params=params,
         webhook_url=body.get("webhookUrl"),
         webhook_events=tuple(body.get("webhookEvents", ())),
         body=body,
+        credit_cost=spec.credit_cost(params),
+        output=plan_output(spec, params),
     )

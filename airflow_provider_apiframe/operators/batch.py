@@ -1,7 +1,7 @@
 """
 Operators that generate a whole data set of images in one task: up to 10,000 rows, paid once per row.
 
-DAG files import this module on every parse, so, as ``imagen.py``, it loads neither ``requests``,
+DAG files import this module on every parse, so, as ``generate.py``, it loads neither ``requests``,
 ``aiohttp`` nor the http provider: the hook and the triggers are imported where the task runs.
 """
 
@@ -18,8 +18,14 @@ from airflow.providers.common.compat.sdk import BaseOperator
 from airflow_provider_apiframe.batch_rows import Row, read_rows, short_digest
 from airflow_provider_apiframe.exceptions import ApiframeBatchFailedError
 from airflow_provider_apiframe.idempotency import task_instance_key
+from airflow_provider_apiframe.links import ApiframeImageLink, remember_image
 from airflow_provider_apiframe.models import get_model
-from airflow_provider_apiframe.operators.imagen import DEFER_TIMEOUT_GRACE, _positive_seconds
+from airflow_provider_apiframe.operators.arguments import (
+    DEFER_TIMEOUT_GRACE,
+    imagen_options,
+    is_literal,
+    positive_seconds,
+)
 from airflow_provider_apiframe.polling import Event
 
 if TYPE_CHECKING:
@@ -67,6 +73,7 @@ class ApiframeBatchGenerateOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("prompts", "model", "image_options")
     ui_color = "#e9d8fd"
+    operator_extra_links = (ApiframeImageLink(),)
 
     def __init__(
         self,
@@ -86,8 +93,8 @@ class ApiframeBatchGenerateOperator(BaseOperator):
         self.model = model
         self.image_options = dict(image_options or {})
         self.apiframe_conn_id = apiframe_conn_id
-        self.poll_interval = _positive_seconds(self.task_id, "poll_interval", poll_interval)
-        self.timeout = _positive_seconds(self.task_id, "timeout", timeout)
+        self.poll_interval = positive_seconds(self.task_id, "poll_interval", poll_interval)
+        self.timeout = positive_seconds(self.task_id, "timeout", timeout)
         if (
             isinstance(max_resubmissions, bool)
             or not isinstance(max_resubmissions, int)
@@ -99,7 +106,7 @@ class ApiframeBatchGenerateOperator(BaseOperator):
         self.max_resubmissions = max_resubmissions
         self.accept_partial = accept_partial
         # A literal batch is checked now, so a typo fails the DAG import; a templated one once rendered.
-        if _literal(self.model) and _literal(self.prompts) and _literal(self.image_options):
+        if is_literal(self.model) and is_literal(self.prompts) and is_literal(self.image_options):
             self._rows()
 
     @cached_property
@@ -204,7 +211,7 @@ class ApiframeBatchGenerateOperator(BaseOperator):
         started_at: float,
     ) -> list[dict[str, Any]] | None:
         if not jobs:
-            return self._finish(rows, settled)
+            return self._finish(context, rows, settled)
         from airflow_provider_apiframe.triggers.batch import ApiframeBatchWaitTrigger
 
         self.defer(
@@ -240,10 +247,13 @@ class ApiframeBatchGenerateOperator(BaseOperator):
             return self._submit(
                 context, rows, self._keys(context, rows), again, {}, settled, event["started_at"], failures
             )
-        return self._finish(rows, settled)
+        return self._finish(context, rows, settled)
 
-    def _finish(self, rows: list[Row], settled: Mapping[str, Event]) -> list[dict[str, Any]]:
+    def _finish(
+        self, context: Context, rows: list[Row], settled: Mapping[str, Event]
+    ) -> list[dict[str, Any]]:
         results = [_result_row(row, settled.get(str(row.index))) for row in rows]
+        remember_image(context, [image for result in results for image in result["images"][:1]][:1])
         failed = [row for row, result in zip(rows, results, strict=True) if not result["images"]]
         credits = sum(result["credit_cost"] or 0 for result in results)
         self.log.info(
@@ -290,7 +300,7 @@ class ImagenBatchGenerateOperator(ApiframeBatchGenerateOperator):
         model: str = "imagen-4",
         **kwargs: Any,
     ) -> None:
-        options = {"aspect_ratio": aspect_ratio, "output_format": output_format, "image_size": image_size}
+        options = imagen_options(aspect_ratio, output_format, image_size)
         super().__init__(prompts=prompts, model=model, image_options=options, **kwargs)
 
 
@@ -320,14 +330,3 @@ def _record_jobs(context: Context, jobs: Mapping[str, str]) -> None:
     store = context.get("task_state_store")  # type: ignore[attr-defined]
     if store is not None and jobs:
         store.set(STATE_KEY, {**_recorded_jobs(context), **jobs})
-
-
-def _literal(value: Any) -> bool:
-    """Whether a value is known at DAG parse time (not a template or an upstream task's output)."""
-    if isinstance(value, str):
-        return "{{" not in value and "{%" not in value
-    if isinstance(value, Mapping):
-        return all(_literal(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return all(_literal(v) for v in value)
-    return isinstance(value, int | float | bool | type(None))

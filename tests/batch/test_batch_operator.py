@@ -143,3 +143,25 @@ def test_the_triggers_kwargs_and_events_are_plain_json(batch_conn):
     done = asyncio.run(first_event(waiting.value.trigger))
     # One small entry per row, not Job bodies.
     assert set(done["results"]["0"]) == {"status", "job_id", "images", "credit_cost"}
+
+
+def test_any_model_takes_its_own_options_per_row(batch_conn):
+    from airflow_provider_apiframe.operators.batch import ApiframeBatchGenerateOperator
+
+    with pytest.raises(ApiframeValidationError) as info:
+        ApiframeBatchGenerateOperator(
+            task_id="batch", model="flux-1.1-pro", prompts=["a", {"prompt": "b", "width": 9000}]
+        )
+    assert "rows[1].fluxParams.width" in str(info.value) and "256 to 2048" in str(info.value)
+    op = ApiframeBatchGenerateOperator(
+        task_id="batch",
+        model="flux-1.1-pro",
+        image_options={"output_format": "png"},
+        prompts=["a circle", {"prompt": "a square", "width": 512, "height": 256}],
+        poll_interval=0.5,
+    )
+    ti = TaskInstance()
+    results = run_to_end(op, {"ti": ti})
+    assert [r["status"] for r in results] == ["COMPLETED", "COMPLETED"]
+    assert all(r["images"][0].endswith(".png") for r in results)
+    assert ti.xcom["image_url"] == results[0]["images"][0]

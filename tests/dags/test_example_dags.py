@@ -24,12 +24,15 @@ def test_example_dags_parse_without_errors():
         "example_apiframe_imagen",
         "example_apiframe_imagen_mapped",
         "example_apiframe_imagen_batch",
+        "example_apiframe_models",
+        "example_apiframe_sensor",
+        "example_apiframe_decorator",
     } <= set(bag.dag_ids)
 
 
 @pytest.fixture(scope="module")
 def dag_runs(tmp_path_factory):
-    """Both example DAGs run once through the demo script; shared by the assertions below."""
+    """Every example DAG run once through the demo script; shared by the assertions below."""
     from airflow_provider_apiframe.emulator import EmulatorConfig, EmulatorServer
 
     tmp = tmp_path_factory.mktemp("dags")
@@ -48,6 +51,12 @@ def dag_runs(tmp_path_factory):
                 "example_apiframe_imagen_mapped",
                 "--dag",
                 "example_apiframe_imagen_batch",
+                "--dag",
+                "example_apiframe_models",
+                "--dag",
+                "example_apiframe_sensor",
+                "--dag",
+                "example_apiframe_decorator",
                 "--output",
                 tmp / "images",
                 "--airflow-home",
@@ -65,14 +74,24 @@ def test_dags_succeed_and_write_images_of_the_requested_size(dag_runs):
     result, tmp, stats = dag_runs
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     found = []
-    for path in sorted((tmp / "images").rglob("*.*")):
+    for path in sorted(p for p in (tmp / "images").rglob("*.*") if p.is_file()):
         with Image.open(path) as image:
             found.append((path.parent.name, image.format, image.size))
-    singles = [("images", "PNG", (1408, 768))] + [("images", "JPEG", (1024, 1024))] * 3
+    # The single and the mapped Imagen DAGs, and the job the sensor waited for.
+    singles = [("images", "PNG", (1408, 768))] + [("images", "JPEG", (1024, 1024))] * 4
     # The batch's rows, each in its row id's folder, with the row's own aspect ratio where it has one.
     batch = [("animal-000", "PNG", (1408, 768))] + [(f"animal-00{i}", "PNG", (1024, 1024)) for i in (1, 2, 3)]
-    assert sorted(found) == sorted(singles + batch)
-    assert stats["jobs_created"] == 8
+    # Three model families on the same two prompts, each with its own options.
+    models = [("flux-1.1-pro", "PNG", (1024, 768))] * 2 + [("imagen-4", "PNG", (1280, 896))] * 2
+    # The decorator's posters: 16:9 from the decorator, 1:1 where the function asked for it.
+    posters = [("posters", "PNG", (1408, 768))] * 2 + [("posters", "PNG", (1024, 1024))]
+    ideogram = [entry for entry in found if entry[0] == "ideogram-v3-turbo"]
+    assert sorted(entry for entry in found if entry[0] != "ideogram-v3-turbo") == sorted(
+        singles + batch + models + posters
+    )
+    # Ideogram's size for 4:3 is the API's choice: the ratio is what was asked.
+    assert len(ideogram) == 2 and all(abs(w / h - 4 / 3) < 0.02 for _, _, (w, h) in ideogram)
+    assert stats["jobs_created"] == 8 + 6 + 1 + 3
 
 
 def test_the_key_appears_in_no_output_nor_log(dag_runs):

@@ -1,4 +1,4 @@
-"""Helpers for the emulator's tests: a fake clock and a thin HTTP client bound to one server.
+"""Helpers for the emulator's tests: a fake clock, a thin HTTP client bound to one server, valid bodies.
 
 The fixtures ``apiframe_emulator`` and ``apiframe_emulator_factory`` come from the project's
 pytest plugin, loaded by the top-level conftest.
@@ -6,12 +6,67 @@ pytest plugin, loaded by the top-level conftest.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 import requests
 
+from airflow_provider_apiframe.models import load_catalogue
+
 IMAGEN = "imagen-4"
+
+# The catalogue the emulator serves, read as the provider reads it, and bodies built from its schemas.
+CATALOGUE = load_catalogue()
+MODEL_IDS = sorted(CATALOGUE["models"])
+# The parameters by which a request asks for several images.
+COUNT_PARAMS = ("number_of_images", "n", "num_images", "num_outputs")
+VALID_UUID = "3f0c2a5e-8d1b-4c7e-9a6f-2b4d6e8f0a1c"
+VALID_URL = "https://example.org/input.png"
+
+
+def block_of(model_id: str) -> dict:
+    """The model's parameter block as the catalogue has it: ``key``, ``params``, ``required``."""
+    return CATALOGUE["blocks"][CATALOGUE["models"][model_id]["block"]]
+
+
+def valid_value(name: str, schema: dict):
+    """A value the schema accepts, built from its keywords (and checked against its pattern)."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    kind = next(k for k in kinds if k != "null")
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if kind == "integer":
+        if low is not None and high is not None:
+            return (low + high) // 2
+        return low if low is not None else high if high is not None else 42
+    if kind == "number":
+        return (low + high) / 2 if low is not None and high is not None else 0.5
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return [valid_value(name, schema["items"])]
+    assert kind == "string", (name, schema)
+    value = {"uri": VALID_URL, "uuid": VALID_UUID}.get(
+        schema.get("format"), "16:9" if "aspect" in name else "koi"
+    )
+    assert "pattern" not in schema or re.fullmatch(schema["pattern"], value), (name, schema)
+    return value
+
+
+def minimal_body(model_id: str) -> dict:
+    """The model's block with only its required keys (an empty block when none is)."""
+    block = block_of(model_id)
+    params = {name: valid_value(name, block["params"][name]["schema"]) for name in block["required"]}
+    return {"prompt": "koi in a pond", "model": model_id, block["key"]: params}
+
+
+def full_body(model_id: str) -> dict:
+    """The model's block with a valid value for every key it has."""
+    block = block_of(model_id)
+    params = {name: valid_value(name, param["schema"]) for name, param in block["params"].items()}
+    return {"prompt": "koi in a pond", "model": model_id, block["key"]: params}
 
 
 class FakeClock:

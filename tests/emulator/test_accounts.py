@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.emulator.conftest import CATALOGUE, COUNT_PARAMS
+
 
 @pytest.fixture
 def keyed(apiframe_emulator_factory):
@@ -65,24 +67,82 @@ def test_me_describes_the_caller_and_reads_the_balance_without_spending(keyed):
     assert keyed.server.stats()["credits_balance"] == 989
 
 
-def test_models_is_public_and_lists_the_imagen_family(keyed):
+def listed_models(url: str) -> dict[str, dict]:
     import requests
 
-    response = requests.get(f"{keyed.url}/v2/models", params={"modality": "image"}, timeout=10)
+    response = requests.get(f"{url}/v2/models", params={"modality": "image"}, timeout=10)
     assert response.status_code == 200
-    models = {entry["id"]: entry for entry in response.json()["models"]}
-    assert set(models) == {"imagen-3", "imagen-3-fast", "imagen-4", "imagen-4-ultra", "imagen-4-fast"}
-    entry = models["imagen-4"]
-    assert set(entry) == {"id", "label", "modality", "description", "costMin", "costMax", "pricingMode"}
-    assert (entry["modality"], entry["pricingMode"]) == ("image", "flat")
-    assert entry["costMin"] == entry["costMax"] == 7
+    return {entry["id"]: entry for entry in response.json()["models"]}
+
+
+def test_models_is_public_and_lists_every_model_of_the_catalogue(keyed):
+    catalogue = CATALOGUE
+    models = listed_models(keyed.url)
+    assert set(models) == set(catalogue["models"]) and len(models) == 51
+    for model_id, entry in models.items():
+        assert set(entry) == {"id", "label", "modality", "description", "costMin", "costMax", "pricingMode"}
+        assert entry["modality"] == "image" and entry["label"] and entry["description"]
+        assert isinstance(entry["costMin"], int) and 1 <= entry["costMin"] <= entry["costMax"], entry
+        block = catalogue["blocks"][catalogue["models"][model_id]["block"]]
+        counts = [name for name in COUNT_PARAMS if name in block["params"]]
+        if counts:
+            most = block["params"][counts[0]]["schema"]["maximum"]
+            assert (entry["pricingMode"], entry["costMax"]) == ("per-output", entry["costMin"] * most), entry
+        else:
+            assert (entry["pricingMode"], entry["costMax"]) == ("flat", entry["costMin"]), entry
+    assert {key: models["imagen-4"][key] for key in ("label", "description", "costMin", "costMax")} == {
+        "label": "Imagen 4",
+        "description": "Google's Imagen 4 text-to-image model.",
+        "costMin": 7,
+        "costMax": 7,
+    }
+    assert (models["gpt-image-1.5"]["costMax"], models["gpt-image-1.5"]["pricingMode"]) == (
+        10 * models["gpt-image-1.5"]["costMin"],
+        "per-output",
+    )
+
+
+@pytest.mark.parametrize(
+    ("model_id", "label"),
+    [
+        ("flux-1.1-pro", "Flux 1.1 Pro"),
+        ("imagen-4-ultra", "Imagen 4 Ultra"),
+        ("gpt-image-1.5", "GPT Image 1.5"),
+        ("dall-e-3", "DALL-E 3"),
+        ("flux-lora", "Flux LoRA"),
+        ("stable-diffusion-3.5-large-turbo", "Stable Diffusion 3.5 Large Turbo"),
+    ],
+)
+def test_labels_are_readable_names_made_from_the_ids(apiframe_emulator, model_id, label):
+    assert listed_models(apiframe_emulator.url)[model_id]["label"] == label
+
+
+def test_placeholder_prices_keep_tiers_in_a_plausible_order(apiframe_emulator):
+    price = {model_id: entry["costMin"] for model_id, entry in listed_models(apiframe_emulator.url).items()}
+    for ladder in (
+        ["imagen-4-fast", "imagen-4", "imagen-4-ultra"],
+        ["imagen-3-fast", "imagen-3"],
+        ["ideogram-v3-turbo", "ideogram-v3-balanced", "ideogram-v3-quality"],
+        ["ideogram-v2-turbo", "ideogram-v2"],
+        ["nano-banana-2-lite", "nano-banana-2", "nano-banana-pro"],
+        ["flux-2-dev", "flux-2-pro", "flux-2-max"],
+        ["flux-1.1-pro", "flux-1.1-pro-ultra"],
+        ["seedream-5-lite", "seedream-4", "seedream-5-pro"],
+        ["stable-diffusion-3.5-large-turbo", "stable-diffusion-3.5-large"],
+        ["stable-diffusion-3.5-medium", "stable-diffusion-3.5-large"],
+        ["qwen-image-2", "qwen-image-2-pro"],
+        ["wan-image-2.7", "wan-image-2.7-pro"],
+        ["dall-e-2", "dall-e-3"],
+    ):
+        prices = [price[model_id] for model_id in ladder]
+        assert prices == sorted(set(prices)), dict(zip(ladder, prices, strict=True))
 
 
 def test_models_filters_by_modality_and_refuses_unknown_ones(keyed):
     import requests
 
     assert requests.get(f"{keyed.url}/v2/models?modality=video", timeout=10).json() == {"models": []}
-    assert len(requests.get(f"{keyed.url}/v2/models", timeout=10).json()["models"]) == 5
+    assert len(requests.get(f"{keyed.url}/v2/models", timeout=10).json()["models"]) == 51
     bad = requests.get(f"{keyed.url}/v2/models?modality=smell", timeout=10)
     assert bad.status_code == 400 and "modality" in bad.json()["details"]
 

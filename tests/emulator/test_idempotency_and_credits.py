@@ -102,3 +102,58 @@ def test_reset_forgets_jobs_counters_keys_and_restores_the_balance(api, server):
     }
     assert api.get(f"/v2/jobs/{job_id}").status_code == 404
     assert api.new_job(idempotency_key="k") != job_id
+
+
+def listed_price(api, model_id: str) -> int:
+    [entry] = [entry for entry in api.get("/v2/models").json()["models"] if entry["id"] == model_id]
+    return entry["costMin"]
+
+
+def test_a_per_output_model_is_charged_per_image_asked_for(api, server):
+    price = listed_price(api, "gpt-image-1.5")
+    three = api.new_job(model="gpt-image-1.5", gptImageParams={"number_of_images": 3})
+    one = api.new_job(model="gpt-image-1.5")  # one image unless asked for more
+    assert (api.job(three)["creditCost"], api.job(one)["creditCost"]) == (3 * price, price)
+    assert server.stats()["credits_charged"] == 4 * price
+    assert api.get("/v2/me").json()["team"]["credits"] == 1000 - 4 * price
+
+
+def test_every_model_is_charged_its_listed_price(api, server):
+    charged = 0
+    for entry in api.get("/v2/models").json()["models"]:
+        body = {"prompt": "koi", "model": entry["id"]}
+        if entry["id"] == "flux-lora":
+            body["fluxLoraParams"] = {"loraId": "3f0c2a5e-8d1b-4c7e-9a6f-2b4d6e8f0a1c"}
+        if entry["id"] == "ideogram-character":
+            body["ideogramParams"] = {"character_reference_image": "https://example.org/face.png"}
+        assert api.job(api.new_job(body=body))["creditCost"] == entry["costMin"], entry
+        charged += entry["costMin"]
+    assert server.stats()["credits_charged"] == charged
+
+
+def test_a_per_output_request_the_balance_cannot_cover_is_402_with_both_numbers(apiframe_emulator_factory):
+    from tests.emulator.conftest import Api
+
+    probe = Api(apiframe_emulator_factory())
+    price = listed_price(probe, "kling-image")
+    api = Api(apiframe_emulator_factory(credits=3 * price))
+    response = api.submit(model="kling-image", klingImageParams={"n": 4})
+    assert response.status_code == 402
+    assert response.json() == {
+        "error": "Insufficient credits",
+        "creditsRequired": 4 * price,
+        "creditsAvailable": 3 * price,
+    }
+    assert api.server.stats()["jobs_created"] == 0
+    assert api.submit(model="kling-image", klingImageParams={"n": 3}).status_code == 202
+    assert api.get("/v2/me").json()["team"]["credits"] == 0
+
+
+def test_a_failed_per_output_job_refunds_all_its_images(api, server, clock):
+    price = listed_price(api, "qwen-image")
+    job_id = api.new_job(prompt="koi [fail]", model="qwen-image", qwenImageParams={"num_images": 4})
+    assert server.stats()["credits_balance"] == 1000 - 4 * price
+    clock.now += 10
+    job = api.job(job_id)
+    assert (job["status"], job["creditCost"]) == ("FAILED", 4 * price)
+    assert server.stats()["credits_balance"] == 1000 and server.stats()["credits_charged"] == 0

@@ -1,0 +1,43 @@
+"""The task instance page's link to what a task generated, and how each operator and sensor feeds it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseOperatorLink
+
+from airflow_provider_apiframe.polling import Event, Log, result_from_event
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+# The XCom a task pushes for its link: a URL, not the whole result (a batch's rows can be megabytes).
+IMAGE_URL_XCOM = "image_url"
+
+
+class ApiframeImageLink(BaseOperatorLink):
+    """Opens the first image the task generated, on apiframe's CDN (kept there for 24 hours)."""
+
+    name = "apiframe image"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        # Imported here: the XCom model is not needed to parse a DAG file, only to draw its page.
+        from airflow.providers.common.compat.sdk import XCom
+
+        url = XCom.get_value(ti_key=ti_key, key=IMAGE_URL_XCOM)
+        return url if isinstance(url, str) else ""
+
+
+def remember_image(context: Context, images: Sequence[str]) -> None:
+    """Keep the first image's URL for the task's link."""
+    if images:
+        context["ti"].xcom_push(key=IMAGE_URL_XCOM, value=images[0])
+
+
+def images_of(context: Context, event: Event | None, log: Log) -> list[str]:
+    """A wait's end as the task's result: the image URLs (remembered for the link), or the typed error."""
+    images = result_from_event(event)
+    log.info("apiframe job %s completed with %d image(s)", (event or {}).get("job_id"), len(images))
+    remember_image(context, images)
+    return images

@@ -1,0 +1,35 @@
+"""Checks of operator arguments shared by every operator and sensor of the provider."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+# Room for the triggerer to deliver the trigger's own timeout event before Airflow's defer timeout fires.
+DEFER_TIMEOUT_GRACE = 120.0
+
+
+def is_literal(value: Any) -> bool:
+    """Whether a value is known at DAG parse time (not a template or an upstream task's output)."""
+    if isinstance(value, str):
+        return "{{" not in value and "{%" not in value
+    if isinstance(value, Mapping):
+        return all(is_literal(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(is_literal(v) for v in value)
+    return isinstance(value, int | float | bool | type(None))
+
+
+def positive_seconds(task_id: str, name: str, value: Any) -> float:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+        raise ValueError(
+            f"{task_id}: {name} must be a positive number of seconds or a timedelta, got {value!r}"
+        )
+    return float(seconds)
+
+
+def imagen_options(aspect_ratio: Any, output_format: Any, image_size: Any) -> dict[str, Any]:
+    """The ``imagenParams`` block of the Imagen operators' typed arguments."""
+    return {"aspect_ratio": aspect_ratio, "output_format": output_format, "image_size": image_size}

@@ -1,0 +1,183 @@
+"""
+The operator that generates images with any apiframe image model.
+
+DAG files import this module on every parse, so it imports neither ``requests``, ``aiohttp`` nor the http
+provider: the hook and the trigger are imported where a task runs. The model catalogue is read on the
+first check of a model, not on import.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin
+
+from airflow_provider_apiframe.idempotency import task_instance_key
+from airflow_provider_apiframe.jobs import JobStatus
+from airflow_provider_apiframe.links import ApiframeImageLink, images_of
+from airflow_provider_apiframe.models import get_model
+from airflow_provider_apiframe.operators.arguments import DEFER_TIMEOUT_GRACE, is_literal, positive_seconds
+from airflow_provider_apiframe.polling import Event, terminal_event
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
+
+
+class ApiframeImageGenerateOperator(ResumableJobMixin, BaseOperator):
+    """
+    Generate images with any apiframe image model and return their URLs.
+
+    ``image_options`` is the model's parameter block (``fluxParams``, ``ideogramParams``, ...) as the
+    vendor's spec defines it; it is checked against the model catalogue before anything is spent: an
+    unknown key, a wrong type, a value out of range or a missing required input fails with an error
+    naming the field and what it allows. (It is not called ``params``: Airflow reserves that name for a
+    task's Params and merges the DAG's into it.)
+
+    The task submits ``POST /v2/images/generate`` under an idempotency key made from the task instance
+    and the request, so a retried try gets back the job it already paid for. It pushes the job id to XCom
+    under ``job_id``, then (by default) defers to ``ApiframeJobTrigger`` and frees its worker slot. Its
+    return value, and so its ``return_value`` XCom, is the list of image URLs. The CDN keeps them for 24
+    hours: copy the files to your own storage downstream.
+
+    On Airflow 3.3+ the job id is also kept in the task state store (``ResumableJobMixin``): a retry
+    reconnects to a running job, or takes a finished one's images, without sending a submit at all, and
+    only a FAILED or CANCELLED job is replaced. On older Airflow every try submits, and the idempotency
+    key alone makes the API hand back the same job for 24 hours.
+
+    :param model: Any model of the catalogue (``flux-1.1-pro``, ``ideogram-v3-turbo``, ``imagen-4``,
+        ...). Templated.
+    :param prompt: What to draw, 1 to 2000 characters (5000 for some models). Templated.
+    :param image_options: The model's parameter block, e.g. ``{"width": 1024, "height": 768}`` for
+        Flux. Templated.
+    :param apiframe_conn_id: The Airflow connection holding the API key.
+    :param deferrable: Wait on the triggerer (default) rather than in the worker.
+    :param poll_interval: Longest wait between two status polls, in seconds. Polls come sooner when the
+        job's progress says it is about to finish.
+    :param timeout: Seconds (or a timedelta) the job may take from submit to end before the task fails.
+    """
+
+    template_fields: Sequence[str] = ("prompt", "model", "image_options")
+    ui_color = "#f3e8ff"
+    operator_extra_links = (ApiframeImageLink(),)
+    # Renaming this breaks the reconnection of tries already under way: their id is stored under it.
+    external_id_key = "apiframe_job_id"
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        prompt: str,
+        image_options: Mapping[str, Any] | None = None,
+        apiframe_conn_id: str = "apiframe_default",
+        deferrable: bool = True,
+        poll_interval: float = 5.0,
+        timeout: float | timedelta = 600.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.prompt = prompt
+        self.model = model
+        self.image_options = image_options if image_options is not None else {}
+        self.apiframe_conn_id = apiframe_conn_id
+        self.deferrable = deferrable
+        self.poll_interval = positive_seconds(self.task_id, "poll_interval", poll_interval)
+        self.timeout = positive_seconds(self.task_id, "timeout", timeout)
+        self._finished: dict[str, list[str]] = {}
+        # Literal values are checked now, so a typo fails the DAG import; templated ones once rendered.
+        self._check(only_literals=True)
+
+    def _check(self, *, only_literals: bool = False) -> None:
+        if only_literals and not is_literal(self.model):
+            return
+        model = get_model(self.model)
+        if not only_literals or is_literal(self.prompt):
+            model.check_prompt(self.prompt)
+        options = self.image_options
+        if only_literals and isinstance(options, Mapping):
+            model.check_params(options, only={k: v for k, v in options.items() if is_literal(v)})
+        elif not only_literals or is_literal(options):
+            model.check_params(options)
+
+    @cached_property
+    def hook(self) -> ApiframeHook:
+        from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
+
+        return ApiframeHook(apiframe_conn_id=self.apiframe_conn_id)
+
+    def execute(self, context: Context) -> list[str]:
+        self._check()
+        return self.execute_resumable(context)  # type: ignore[no-any-return]
+
+    def submit_job(self, context: Context) -> str:
+        ti = context["ti"]
+        options = dict(self.image_options)
+        key = task_instance_key(
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            task_id=ti.task_id,
+            map_index=ti.map_index if ti.map_index is not None else -1,
+            model=self.model,
+            prompt=self.prompt,
+            params=options,
+        )
+        job_id = self.hook.submit_generation(self.model, self.prompt, options, idempotency_key=key)
+        self.log.info("apiframe job %s submitted (%s, %s)", job_id, self.model, options)
+        ti.xcom_push(key="job_id", value=job_id)
+        return job_id
+
+    def get_job_status(self, external_id: Any, context: Context) -> str:
+        return self.hook.get_job(str(external_id)).status.value
+
+    def is_job_active(self, status: str) -> bool:
+        return not JobStatus(status).is_terminal
+
+    def is_job_succeeded(self, status: str) -> bool:
+        return JobStatus(status) is JobStatus.COMPLETED
+
+    # The mixin returns this method's value as the task's result when it reconnects to a running job,
+    # so the blocking path returns the image URLs rather than None.
+    def poll_until_complete(self, external_id: Any, context: Context) -> list[str]:  # type: ignore[override]
+        """Defer to the trigger (default), or wait here; return the image URLs when waiting here."""
+        job_id = str(external_id)
+        # Measured from now, also for a job a previous try submitted: the timeout is per try.
+        started = time.time()
+        deadline = started + self.timeout
+        if self.deferrable:
+            from airflow_provider_apiframe.triggers.apiframe import ApiframeJobTrigger
+
+            self.defer(
+                trigger=ApiframeJobTrigger(
+                    job_id=job_id,
+                    apiframe_conn_id=self.apiframe_conn_id,
+                    poll_interval=self.poll_interval,
+                    deadline=deadline,
+                    submitted_at=started,
+                    model=self.model,
+                ),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.timeout + DEFER_TIMEOUT_GRACE),
+            )
+        event = self.hook.wait_for_job(
+            job_id,
+            poll_interval=self.poll_interval,
+            deadline=deadline,
+            submitted_at=started,
+            model=self.model,
+        )
+        self._finished[job_id] = self.execute_complete(context, event)
+        return self._finished[job_id]
+
+    def get_job_result(self, external_id: Any, context: Context) -> list[str]:
+        job_id = str(external_id)
+        if job_id not in self._finished:
+            self._finished[job_id] = images_of(context, terminal_event(self.hook.get_job(job_id)), self.log)
+        return self._finished[job_id]
+
+    def execute_complete(self, context: Context, event: Event | None = None) -> list[str]:
+        return images_of(context, event, self.log)
