@@ -98,3 +98,58 @@ def test_the_key_appears_in_no_output_nor_log(dag_runs):
     result, tmp, _ = dag_runs
     assert TEST_KEY not in result.stdout and TEST_KEY not in result.stderr
     assert_key_in_no_file(tmp / "home")
+
+
+LINKED_TASKS = {
+    ("example_apiframe_imagen", "generate", -1),
+    ("example_apiframe_imagen_mapped", "generate", 2),
+    ("example_apiframe_imagen_batch", "generate", -1),
+    ("example_apiframe_models", "generate_ideogram_v3_turbo", 1),
+    ("example_apiframe_sensor", "wait_for_job", -1),
+    ("example_apiframe_decorator", "travel_poster", 0),
+}
+LINK_ON_AIRFLOW_2 = """
+import sys
+from airflow.models.taskinstancekey import TaskInstanceKey
+from airflow_provider_apiframe.links import ApiframeImageLink
+dag_id, task_id, run_id, map_index = sys.argv[1:]
+print(ApiframeImageLink().get_link(None, ti_key=TaskInstanceKey(dag_id, task_id, run_id, 1, int(map_index))))
+"""
+
+
+def _first_image(result) -> str:
+    # A generate task returns URLs; the batch returns rows, each with its images.
+    return result[0]["images"][0] if isinstance(result[0], dict) else result[0]
+
+
+def test_every_task_links_to_its_first_image(dag_runs):
+    import json
+    import os
+    import sqlite3
+
+    from airflow import __version__ as airflow_version
+
+    _, tmp, _ = dag_runs
+    home = tmp / "home"
+    with sqlite3.connect(home / "airflow.db") as db:
+        rows = db.execute("SELECT dag_id, task_id, map_index, run_id, key, value FROM xcom").fetchall()
+    # SQLite hands a JSON number back as a number, text and bytes as they were stored.
+    values = {
+        (d, t, m, k): (run_id, json.loads(v) if isinstance(v, str | bytes) else v)
+        for d, t, m, run_id, k, v in rows
+    }
+    for dag_id, task_id, map_index in LINKED_TASKS:
+        run_id, result = values[dag_id, task_id, map_index, "return_value"]
+        if airflow_version.startswith("2."):
+            # Airflow 2's webserver asks the link class itself when the page is drawn.
+            link = subprocess.run(
+                [sys.executable, "-c", LINK_ON_AIRFLOW_2, dag_id, task_id, run_id, str(map_index)],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "AIRFLOW_HOME": str(home)},
+                check=True,
+            ).stdout.strip()
+        else:
+            # Airflow 3's task runner stores each link when the task ends; the API server reads it back.
+            link = values[dag_id, task_id, map_index, "_link_ApiframeImageLink"][1]
+        assert link == _first_image(result), (dag_id, task_id)
