@@ -3,7 +3,9 @@ Run example DAGs end to end against the bundled emulator: no key, no network, no
 
 Starts the emulator (unless ``--emulator-url`` names one already running), points the ``apiframe_default``
 connection at it, runs each DAG with ``airflow dags test`` (which also runs the deferred trigger), and
-lists the images written. Needs the package installed with its ``emulator`` extra.
+prints a short summary: each DAG's outcome, the images written with their model, size and prompt, and a
+contact sheet of them all (an HTML page and a PNG). Airflow's own log goes to a file the summary names,
+and its last lines are printed when a DAG fails. Needs the package installed with its ``emulator`` extra.
 """
 
 from __future__ import annotations
@@ -13,13 +15,18 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from urllib.parse import urlparse
+
+from contact_sheet import entries, jobs_by_image_name, write_html, write_png
 
 from airflow_provider_apiframe.emulator import emulator_process
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_KEY = "afk_demo_emulator_key"
+DEFAULT_DAGS = ["example_apiframe_imagen", "example_apiframe_models"]
+LOG_TAIL_LINES = 40
 
 
 def airflow_env(home: Path, url: str, api_key: str, output: Path) -> dict[str, str]:
@@ -34,55 +41,64 @@ def airflow_env(home: Path, url: str, api_key: str, output: Path) -> dict[str, s
     )
 
 
-def run_dags(dags: list[str], url: str, api_key: str, output: Path, home: Path) -> None:
+def run_dags(dags: list[str], url: str, api_key: str, output: Path, home: Path, log: Path) -> None:
+    """Each DAG with ``airflow dags test``, Airflow's output appended to ``log``; a line per DAG here."""
     env = airflow_env(home, url, api_key, output)
     airflow = str(Path(sys.executable).parent / "airflow")
-    log = home / "db-migrate.log"
     home.mkdir(parents=True, exist_ok=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as handle:
-        migrated = subprocess.run(
-            [airflow, "db", "migrate"], env=env, stdout=handle, stderr=subprocess.STDOUT
+        steps = [("airflow db migrate", [airflow, "db", "migrate"])]
+        steps += [(dag_id, [airflow, "dags", "test", dag_id]) for dag_id in dags]
+        for name, command in steps:
+            print(f"  {name:40s}", end=" ", flush=True)
+            handle.write(f"\n=== {' '.join(command[1:])} ===\n")
+            handle.flush()
+            started = time.monotonic()
+            done = subprocess.run(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
+            print(f"{'ok' if done.returncode == 0 else 'FAILED'} ({time.monotonic() - started:.0f} s)")
+            if done.returncode:
+                handle.flush()
+                tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+                print(*tail, sep="\n")
+                raise SystemExit(f"{name} failed; Airflow's whole log: {log}")
+
+
+def summarize(output: Path, url: str, api_key: str, log: Path) -> None:
+    made = entries(output, jobs_by_image_name(url, api_key))
+    print(f"\n{len(made)} image(s) in {output}:")
+    for entry in made:
+        prompt = entry.prompt if len(entry.prompt) <= 50 else entry.prompt[:47] + "..."
+        print(
+            f"  {entry.path.relative_to(output)}  {entry.format} {entry.size[0]}x{entry.size[1]}"
+            f"  {entry.model}  {prompt!r}"
         )
-    if migrated.returncode:
-        raise SystemExit(f"airflow db migrate failed; see {log}")
-    for dag_id in dags:
-        print(f"\n=== airflow dags test {dag_id} ===", flush=True)
-        subprocess.run([airflow, "dags", "test", dag_id], env=env, check=True)
-
-
-def describe(output: Path) -> None:
-    from PIL import Image
-
-    files = sorted(p for p in output.iterdir() if p.is_file())
-    print(f"\n{len(files)} image(s) in {output}:")
-    for path in files:
-        with Image.open(path) as image:
-            print(f"  {path.name}  {image.format} {image.width}x{image.height}")
+    print(f"Contact sheet: {write_html(output, made)} and {write_png(output, made)}")
+    print(f"Airflow's log: {log}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--output", type=Path, default=ROOT / "output")
-    parser.add_argument("--dag", action="append", help="DAG id to run (default: example_apiframe_imagen)")
+    parser.add_argument("--dag", action="append", help=f"DAG id to run (default: {', '.join(DEFAULT_DAGS)})")
     parser.add_argument("--emulator-url", help="use this running emulator instead of starting one")
     parser.add_argument("--api-key", default=DEMO_KEY)
     parser.add_argument("--airflow-home", type=Path, help="default: a fresh temporary folder")
     parser.add_argument("--job-duration", type=float, default=3.0)
     args = parser.parse_args()
-    dags = args.dag or ["example_apiframe_imagen"]
+    dags = args.dag or DEFAULT_DAGS
     output = args.output.resolve()
+    log = output / "airflow.log"
     with tempfile.TemporaryDirectory(prefix="apiframe-demo-") as scratch:
         home = args.airflow_home or Path(scratch)
-        try:
-            if args.emulator_url:
-                run_dags(dags, args.emulator_url, args.api_key, output, home)
-            else:
-                with emulator_process("--api-key", DEMO_KEY, "--job-duration", str(args.job_duration)) as url:
-                    print(f"Emulator running at {url}", flush=True)
-                    run_dags(dags, url, args.api_key, output, home)
-        except subprocess.CalledProcessError as err:
-            raise SystemExit(err.returncode) from None
-    describe(output)
+        if args.emulator_url:
+            run_dags(dags, args.emulator_url, args.api_key, output, home, log)
+            summarize(output, args.emulator_url, args.api_key, log)
+            return
+        with emulator_process("--api-key", DEMO_KEY, "--job-duration", str(args.job_duration)) as url:
+            print(f"Emulator running at {url}", flush=True)
+            run_dags(dags, url, DEMO_KEY, output, home, log)
+            summarize(output, url, DEMO_KEY, log)
 
 
 if __name__ == "__main__":

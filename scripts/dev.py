@@ -19,9 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENVS = ROOT / ".venvs"
 AIRFLOW_VERSIONS = {"3.3": "3.3.2", "2.11": "2.11.2"}
+# The package's extras each environment gets: the browser test drives Airflow 3's UI only.
+EXTRAS = {"3.3": "emulator,test,browser", "2.11": "emulator,test"}
 DEMO_AIRFLOW = "3.3"
 # Programs the suite starts for real, from Debian's packages: executable -> package.
-SYSTEM_PROGRAMS = {"redis-server": "redis-server"}
+SYSTEM_PROGRAMS = {"redis-server": "redis-server", "chromium": "chromium"}
 
 
 def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
@@ -60,7 +62,7 @@ def venv(series: str) -> Path:
         constraints,
         f"apache-airflow=={AIRFLOW_VERSIONS[series]}",
         "-e",
-        f"{ROOT}[emulator,test]",
+        f"{ROOT}[{EXTRAS[series]}]",
         env=env,
     )
     stamp.write_text(stamp_value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,8 @@ from tests.conftest import TEST_KEY, assert_key_in_no_file
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "example_dags"
+# What the demo writes beside the images.
+DEMO_FILES = {"contact_sheet.html", "contact_sheet.png", "airflow.log"}
 
 
 def test_example_dags_parse_without_errors():
@@ -74,7 +77,7 @@ def test_dags_succeed_and_write_images_of_the_requested_size(dag_runs):
     result, tmp, stats = dag_runs
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     found = []
-    for path in sorted(p for p in (tmp / "images").rglob("*.*") if p.is_file()):
+    for path in sorted(p for p in (tmp / "images").rglob("*.*") if p.is_file() and p.name not in DEMO_FILES):
         with Image.open(path) as image:
             found.append((path.parent.name, image.format, image.size))
     # The single and the mapped Imagen DAGs, and the job the sensor waited for.
@@ -94,10 +97,28 @@ def test_dags_succeed_and_write_images_of_the_requested_size(dag_runs):
     assert stats["jobs_created"] == 8 + 6 + 1 + 3
 
 
+def test_the_demo_prints_a_summary_and_a_contact_sheet_of_every_image(dag_runs):
+    result, tmp, stats = dag_runs
+    output = tmp / "images"
+    lines = result.stdout.splitlines()
+    # One line per step, one per image, a few more: Airflow's own log is in the file the summary names.
+    assert len(lines) < 60, result.stdout
+    assert sum(" ok (" in line for line in lines) == 1 + 6  # db migrate, then each DAG
+    assert f"Airflow's log: {output / 'airflow.log'}" in result.stdout
+    assert "dags test example_apiframe_models" in (output / "airflow.log").read_text()
+    page = (output / "contact_sheet.html").read_text()
+    listed = re.findall(r"\n  \S+\.(?:png|jpg) ", result.stdout)
+    assert page.count("<figure>") == stats["jobs_created"] == len(listed)
+    assert "ideogram-v3-turbo" in page and "OPEN AIR CINEMA" in page and "magic_prompt_option=Off" in page
+    with Image.open(output / "contact_sheet.png") as sheet:
+        assert sheet.width == 4 * (256 + 16) and sheet.height > 256
+
+
 def test_the_key_appears_in_no_output_nor_log(dag_runs):
     result, tmp, _ = dag_runs
     assert TEST_KEY not in result.stdout and TEST_KEY not in result.stderr
     assert_key_in_no_file(tmp / "home")
+    assert_key_in_no_file(tmp / "images")  # Airflow's log, the contact sheet, the images
 
 
 LINKED_TASKS = {
