@@ -18,6 +18,7 @@ from airflow.providers.common.compat.sdk import BaseOperator
 from airflow_provider_apiframe.batch_rows import Row, read_rows, short_digest
 from airflow_provider_apiframe.exceptions import ApiframeBatchFailedError
 from airflow_provider_apiframe.idempotency import task_instance_key
+from airflow_provider_apiframe.lineage import generation_lineage
 from airflow_provider_apiframe.links import ApiframeImageLink, remember_image
 from airflow_provider_apiframe.models import get_model
 from airflow_provider_apiframe.operators.arguments import (
@@ -30,6 +31,7 @@ from airflow_provider_apiframe.polling import Event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+    from airflow.providers.openlineage.extractors import OperatorLineage
 
     from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
 
@@ -105,6 +107,8 @@ class ApiframeBatchGenerateOperator(BaseOperator):
             )
         self.max_resubmissions = max_resubmissions
         self.accept_partial = accept_partial
+        # What the batch produced, for lineage.
+        self._images: list[str] = []
         # A literal batch is checked now, so a typo fails the DAG import; a templated one once rendered.
         if is_literal(self.model) and is_literal(self.prompts) and is_literal(self.image_options):
             self._rows()
@@ -114,6 +118,10 @@ class ApiframeBatchGenerateOperator(BaseOperator):
         from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
 
         return ApiframeHook(apiframe_conn_id=self.apiframe_conn_id)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        """The model read and the CDN folders written, when the OpenLineage provider is installed."""
+        return generation_lineage(self.hook.transport.settings.base_url, self.model, self._images)
 
     def _rows(self) -> list[Row]:
         return read_rows(self.prompts, get_model(self.model), self.image_options)
@@ -253,7 +261,8 @@ class ApiframeBatchGenerateOperator(BaseOperator):
         self, context: Context, rows: list[Row], settled: Mapping[str, Event]
     ) -> list[dict[str, Any]]:
         results = [_result_row(row, settled.get(str(row.index))) for row in rows]
-        remember_image(context, [image for result in results for image in result["images"][:1]][:1])
+        self._images = [image for result in results for image in result["images"]]
+        remember_image(context, self._images[:1])
         failed = [row for row, result in zip(rows, results, strict=True) if not result["images"]]
         credits = sum(result["credit_cost"] or 0 for result in results)
         self.log.info(

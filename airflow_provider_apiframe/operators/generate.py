@@ -18,6 +18,7 @@ from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin
 
 from airflow_provider_apiframe.idempotency import task_instance_key
 from airflow_provider_apiframe.jobs import JobStatus
+from airflow_provider_apiframe.lineage import generation_lineage
 from airflow_provider_apiframe.links import ApiframeImageLink, images_of
 from airflow_provider_apiframe.models import get_model
 from airflow_provider_apiframe.operators.arguments import DEFER_TIMEOUT_GRACE, is_literal, positive_seconds
@@ -25,6 +26,7 @@ from airflow_provider_apiframe.polling import Event, terminal_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+    from airflow.providers.openlineage.extractors import OperatorLineage
 
     from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
 
@@ -89,6 +91,8 @@ class ApiframeImageGenerateOperator(ResumableJobMixin, BaseOperator):
         self.poll_interval = positive_seconds(self.task_id, "poll_interval", poll_interval)
         self.timeout = positive_seconds(self.task_id, "timeout", timeout)
         self._finished: dict[str, list[str]] = {}
+        # What this try produced, for lineage; the try that ends the task fills it.
+        self._images: list[str] = []
         # Literal values are checked now, so a typo fails the DAG import; templated ones once rendered.
         self._check(only_literals=True)
 
@@ -177,7 +181,13 @@ class ApiframeImageGenerateOperator(ResumableJobMixin, BaseOperator):
         job_id = str(external_id)
         if job_id not in self._finished:
             self._finished[job_id] = images_of(context, terminal_event(self.hook.get_job(job_id)), self.log)
+        self._images = self._finished[job_id]
         return self._finished[job_id]
 
     def execute_complete(self, context: Context, event: Event | None = None) -> list[str]:
-        return images_of(context, event, self.log)
+        self._images = images_of(context, event, self.log)
+        return self._images
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        """The model read and the CDN folder written, when the OpenLineage provider is installed."""
+        return generation_lineage(self.hook.transport.settings.base_url, self.model, self._images)

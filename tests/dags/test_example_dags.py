@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -68,6 +70,13 @@ def dag_runs(tmp_path_factory):
             capture_output=True,
             text=True,
             timeout=900,
+            # Lineage events of every task go to a file, as the OpenLineage provider's file transport has it.
+            env={
+                **os.environ,
+                "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+                    {"type": "file", "log_file_path": str(tmp / "lineage.jsonl"), "append": True}
+                ),
+            },
         )
         stats = server.stats()
     return result, tmp, stats
@@ -144,8 +153,6 @@ def _first_image(result) -> str:
 
 
 def test_every_task_links_to_its_first_image(dag_runs):
-    import json
-    import os
     import sqlite3
 
     from airflow import __version__ as airflow_version
@@ -174,3 +181,25 @@ def test_every_task_links_to_its_first_image(dag_runs):
             # Airflow 3's task runner stores each link when the task ends; the API server reads it back.
             link = values[dag_id, task_id, map_index, "_link_ApiframeImageLink"][1]
         assert link == _first_image(result), (dag_id, task_id)
+
+
+def test_generating_tasks_report_lineage_model_in_cdn_folder_out(dag_runs):
+    _, tmp, _ = dag_runs
+    events = [json.loads(line) for line in (tmp / "lineage.jsonl").read_text().splitlines()]
+    completed = {e["job"]["name"]: e for e in events if e["eventType"] == "COMPLETE"}
+
+    def datasets(job: str, side: str) -> list[tuple[str, str, int | None]]:
+        return [
+            (
+                d["namespace"].split("//")[0],
+                d["name"],
+                d.get("outputFacets", {}).get("outputStatistics", {}).get("rowCount"),
+            )
+            for d in completed[job][side]
+        ]
+
+    assert datasets("example_apiframe_imagen.generate", "inputs") == [("http:", "models/imagen-4", None)]
+    assert datasets("example_apiframe_imagen.generate", "outputs") == [("http:", "/cdn/images", 1)]
+    # A batch of four rows: one output dataset with four images, not four datasets.
+    assert datasets("example_apiframe_imagen_batch.generate", "outputs") == [("http:", "/cdn/images", 4)]
+    assert datasets("example_apiframe_models.generate_flux_1_1_pro", "inputs")[0][1] == "models/flux-1.1-pro"
