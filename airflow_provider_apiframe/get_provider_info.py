@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_apiframe.connection import UI_FIELD_BEHAVIOUR
+from airflow_provider_apiframe.connection import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 
 INTEGRATION = "apiframe"
 
@@ -61,6 +61,9 @@ def get_provider_info() -> dict[str, Any]:
                 "ui-field-behaviour": {
                     key.replace("_", "-"): value for key, value in UI_FIELD_BEHAVIOUR.items()
                 },
+                # Airflow 3.2+ draws these typed fields without importing the hook; Airflow 2 asks the
+                # hook's get_connection_form_widgets() for the same ones.
+                "conn-fields": CONN_FIELDS,
             }
         ],
     }

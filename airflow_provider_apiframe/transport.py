@@ -73,6 +73,10 @@ class ClientSettings:
 
     @classmethod
     def from_connection_extra(cls, base_url: str, api_key: str, extra: Mapping[str, Any]) -> ClientSettings:
+        # An emptied form field is stored as null (Airflow 3) or blank text (Airflow 2): the default.
+        extra = {
+            k: v for k, v in extra.items() if v is not None and not (isinstance(v, str) and not v.strip())
+        }
         try:
             timeout = float(extra.get("timeout", cls.timeout))
             retry_timeout = float(extra.get("retry_timeout", cls.retry_timeout))

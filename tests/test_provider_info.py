@@ -49,3 +49,21 @@ def test_task_namespace_offers_the_decorator():
     from airflow.providers.common.compat.sdk import task
 
     assert callable(task.apiframe_image)
+
+
+def test_airflow_shows_the_settings_as_fields_stored_under_their_plain_names():
+    """Airflow 3 from the provider info's conn-fields, Airflow 2 from the hook: the same fields."""
+    from airflow.providers_manager import ProvidersManager
+
+    from airflow_provider_apiframe.transport import ClientSettings
+
+    manager = ProvidersManager()
+    widgets = {k: w for k, w in manager.connection_form_widgets.items() if k.startswith("extra__apiframe__")}
+    # Both UIs save a field's value in the extra under field_name, the key ClientSettings reads.
+    assert sorted(w.field_name for w in widgets.values()) == sorted(ClientSettings.EXTRA_KEYS)
+    assert not any(w.is_sensitive for w in widgets.values())
+    behaviour = manager.field_behaviours["apiframe"]
+    assert sorted(behaviour["hidden_fields"]) == ["login", "port", "schema"]
+    assert behaviour["relabeling"] == {"host": "API URL", "password": "API Key"}
+    [conn] = get_provider_info()["connection-types"]
+    assert list(conn["conn-fields"]) == list(ClientSettings.EXTRA_KEYS)

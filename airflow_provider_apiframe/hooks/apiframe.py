@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 from airflow.providers.http.hooks.http import HttpHook
 
-from airflow_provider_apiframe.connection import UI_FIELD_BEHAVIOUR
+from airflow_provider_apiframe.connection import UI_FIELD_BEHAVIOUR, connection_form_widgets
 from airflow_provider_apiframe.exceptions import (
     ApiframeConfigurationError,
     ApiframeError,
@@ -48,7 +48,8 @@ class ApiframeHook(HttpHook):
     The connection's password is the API key (``afk_...``); its host defaults to
     ``https://api.apiframe.ai``. Extra may hold ``timeout`` (seconds per request, default 60) and
     ``retry_timeout`` (how long a request rides out transient failures, default 300 s), ``max_retries``
-    (an optional cap on resends), ``rate_limit_per_minute`` (default 500) besides the http provider's own
+    (an optional cap on resends), ``rate_limit_per_minute`` (default 500), ``rate_limit_redis_conn_id``
+    (the UI offers these as fields; empty or null means the default) besides the http provider's own
     options (``verify``, ``proxies``...).
 
     :param apiframe_conn_id: The Airflow connection to use.
@@ -66,7 +67,13 @@ class ApiframeHook(HttpHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Airflow 2's form: port, schema and login hidden (Airflow 3 reads the provider info's copy)."""
         return dict(UI_FIELD_BEHAVIOUR)
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Airflow 2's form: the client settings as fields (Airflow 3 reads the provider info's copy)."""
+        return connection_form_widgets()
 
     @cached_property
     def connection(self) -> Connection:
