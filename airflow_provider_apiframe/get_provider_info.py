@@ -25,6 +25,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_apiframe.operators.generate",
                     "airflow_provider_apiframe.operators.imagen",
                     "airflow_provider_apiframe.operators.batch",
+                    "airflow_provider_apiframe.operators.store",
                 ],
             }
         ],

@@ -71,9 +71,13 @@ class ApiframeBatchGenerateOperator(BaseOperator):
         end with ``TIMEOUT``.
     :param max_resubmissions: How many times a row whose job failed is submitted again (default 2).
     :param accept_partial: Succeed with the rows that have images even if others have none.
+    :param store_to: A data set folder on any object storage (``file://``, ``s3://``, ...): every row's
+        images are copied there with their manifest (prompt, options and the row's ``id`` beside each
+        file), as ``ApiframeStoreImagesOperator`` does, and each result row gains ``paths``. Templated.
+    :param store_conn_id: The Airflow connection with the storage's credentials, if it needs one.
     """
 
-    template_fields: Sequence[str] = ("prompts", "model", "image_options")
+    template_fields: Sequence[str] = ("prompts", "model", "image_options", "store_to")
     ui_color = "#e9d8fd"
     operator_extra_links = (ApiframeImageLink(),)
 
@@ -88,9 +92,13 @@ class ApiframeBatchGenerateOperator(BaseOperator):
         timeout: float | timedelta = 600.0,
         max_resubmissions: int = 2,
         accept_partial: bool = False,
+        store_to: str | None = None,
+        store_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.store_to = store_to
+        self.store_conn_id = store_conn_id
         self.prompts = prompts
         self.model = model
         self.image_options = dict(image_options or {})
@@ -107,8 +115,9 @@ class ApiframeBatchGenerateOperator(BaseOperator):
             )
         self.max_resubmissions = max_resubmissions
         self.accept_partial = accept_partial
-        # What the batch produced, for lineage.
+        # What the batch produced and stored, for lineage.
         self._images: list[str] = []
+        self._stored: list[str] = []
         # A literal batch is checked now, so a typo fails the DAG import; a templated one once rendered.
         if is_literal(self.model) and is_literal(self.prompts) and is_literal(self.image_options):
             self._rows()
@@ -120,8 +129,36 @@ class ApiframeBatchGenerateOperator(BaseOperator):
         return ApiframeHook(apiframe_conn_id=self.apiframe_conn_id)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
-        """The model read and the CDN folders written, when the OpenLineage provider is installed."""
-        return generation_lineage(self.hook.transport.settings.base_url, self.model, self._images)
+        """The model read, the CDN folders (and data set) written, when OpenLineage is installed."""
+        api_url = self.hook.transport.settings.base_url
+        return generation_lineage(api_url, self.model, [*self._images, *self._stored])
+
+    def _keep(self, rows: list[Row], results: list[dict[str, Any]], destination: str) -> None:
+        """Copy every row's images into the data set; each result row gets its stored ``paths``."""
+        from airflow_provider_apiframe.image_store import ImageToStore, keep_images
+
+        stored = keep_images(
+            [
+                ImageToStore(
+                    url=url,
+                    job_id=result["job_id"],
+                    number=number,
+                    model=self.model,
+                    prompt=row.prompt,
+                    options=row.options,
+                    credits=result["credit_cost"],
+                    row_id=row.id,
+                )
+                for row, result in zip(rows, results, strict=True)
+                for number, url in enumerate(result["images"], start=1)
+            ],
+            destination,
+            self.store_conn_id,
+            self.log,
+        )
+        for result in results:
+            result["paths"] = [stored[url] for url in result["images"]]
+        self._stored = list(stored.values())
 
     def _rows(self) -> list[Row]:
         return read_rows(self.prompts, get_model(self.model), self.image_options)
@@ -263,6 +300,8 @@ class ApiframeBatchGenerateOperator(BaseOperator):
         results = [_result_row(row, settled.get(str(row.index))) for row in rows]
         self._images = [image for result in results for image in result["images"]]
         remember_image(context, self._images[:1])
+        if self.store_to:
+            self._keep(rows, results, self.store_to)
         failed = [row for row, result in zip(rows, results, strict=True) if not result["images"]]
         credits = sum(result["credit_cost"] or 0 for result in results)
         self.log.info(

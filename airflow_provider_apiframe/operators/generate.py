@@ -62,9 +62,13 @@ class ApiframeImageGenerateOperator(ResumableJobMixin, BaseOperator):
     :param poll_interval: Longest wait between two status polls, in seconds. Polls come sooner when the
         job's progress says it is about to finish.
     :param timeout: Seconds (or a timedelta) the job may take from submit to end before the task fails.
+    :param store_to: A data set folder on any object storage (``file://``, ``s3://``, ...): the images
+        are copied there with their manifest, as ``ApiframeStoreImagesOperator`` does, and the task
+        returns the stored paths instead of the CDN URLs. Templated.
+    :param store_conn_id: The Airflow connection with the storage's credentials, if it needs one.
     """
 
-    template_fields: Sequence[str] = ("prompt", "model", "image_options")
+    template_fields: Sequence[str] = ("prompt", "model", "image_options", "store_to")
     ui_color = "#f3e8ff"
     operator_extra_links = (ApiframeImageLink(),)
     # Renaming this breaks the reconnection of tries already under way: their id is stored under it.
@@ -80,9 +84,13 @@ class ApiframeImageGenerateOperator(ResumableJobMixin, BaseOperator):
         deferrable: bool = True,
         poll_interval: float = 5.0,
         timeout: float | timedelta = 600.0,
+        store_to: str | None = None,
+        store_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.store_to = store_to
+        self.store_conn_id = store_conn_id
         self.prompt = prompt
         self.model = model
         self.image_options = image_options if image_options is not None else {}
@@ -91,8 +99,9 @@ class ApiframeImageGenerateOperator(ResumableJobMixin, BaseOperator):
         self.poll_interval = positive_seconds(self.task_id, "poll_interval", poll_interval)
         self.timeout = positive_seconds(self.task_id, "timeout", timeout)
         self._finished: dict[str, list[str]] = {}
-        # What this try produced, for lineage; the try that ends the task fills it.
+        # What this try produced and stored, for lineage; the try that ends the task fills them.
         self._images: list[str] = []
+        self._stored: list[str] = []
         # Literal values are checked now, so a typo fails the DAG import; templated ones once rendered.
         self._check(only_literals=True)
 
@@ -180,14 +189,40 @@ class ApiframeImageGenerateOperator(ResumableJobMixin, BaseOperator):
     def get_job_result(self, external_id: Any, context: Context) -> list[str]:
         job_id = str(external_id)
         if job_id not in self._finished:
-            self._finished[job_id] = images_of(context, terminal_event(self.hook.get_job(job_id)), self.log)
-        self._images = self._finished[job_id]
+            self._finished[job_id] = self._result(context, terminal_event(self.hook.get_job(job_id)))
         return self._finished[job_id]
 
     def execute_complete(self, context: Context, event: Event | None = None) -> list[str]:
+        return self._result(context, event)
+
+    def _result(self, context: Context, event: Event | None) -> list[str]:
         self._images = images_of(context, event, self.log)
-        return self._images
+        if not self.store_to:
+            return self._images
+        from airflow_provider_apiframe.image_store import ImageToStore, keep_images
+
+        job_id = str((event or {}).get("job_id"))
+        stored = keep_images(
+            [
+                ImageToStore(
+                    url=url,
+                    job_id=job_id,
+                    number=number,
+                    model=self.model,
+                    prompt=self.prompt,
+                    options=dict(self.image_options),
+                    credits=(event or {}).get("credit_cost"),
+                )
+                for number, url in enumerate(self._images, start=1)
+            ],
+            self.store_to,
+            self.store_conn_id,
+            self.log,
+        )
+        self._stored = [stored[url] for url in self._images]
+        return self._stored
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
-        """The model read and the CDN folder written, when the OpenLineage provider is installed."""
-        return generation_lineage(self.hook.transport.settings.base_url, self.model, self._images)
+        """The model read, the CDN folder (and data set) written, when OpenLineage is installed."""
+        api_url = self.hook.transport.settings.base_url
+        return generation_lineage(api_url, self.model, [*self._images, *self._stored])

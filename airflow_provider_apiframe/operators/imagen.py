@@ -32,10 +32,17 @@ class ImagenGenerateOperator(ApiframeImageGenerateOperator):
     :param model: ``imagen-4`` (default), ``imagen-4-ultra``, ``imagen-4-fast``, ``imagen-3`` or
         ``imagen-3-fast``. Templated.
     :param kwargs: Everything else ``ApiframeImageGenerateOperator`` takes (connection, deferrable,
-        poll_interval, timeout) and ``BaseOperator``'s arguments.
+        poll_interval, timeout, store_to) and ``BaseOperator``'s arguments.
     """
 
-    template_fields: Sequence[str] = ("prompt", "aspect_ratio", "output_format", "image_size", "model")
+    template_fields: Sequence[str] = (
+        "prompt",
+        "aspect_ratio",
+        "output_format",
+        "image_size",
+        "model",
+        "store_to",
+    )
 
     def __init__(
         self,
