@@ -54,6 +54,14 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        # Airflow 3.3.2's connection list cannot test an apiframe connection saved without a port
+        # (apache/airflow#73298): this API-server middleware fixes the list's request until it has the fix.
+        "plugins": [
+            {
+                "name": "apiframe_connection_test_port",
+                "plugin-class": "airflow_provider_apiframe.api_server_plugin.ApiframeApiServerPlugin",
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": "apiframe",

@@ -5,7 +5,17 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("requests", "aiohttp", "airflow.providers.http.hooks.http", "redis")
+HEAVY = (
+    "requests",
+    "aiohttp",
+    "airflow.providers.http.hooks.http",
+    "redis",
+    "datasets",
+    "PIL",
+    "jsonschema_specifications",
+    "airflow_provider_apiframe.image_store",
+    "airflow_provider_apiframe.hooks.apiframe",
+)
 PROBE = """
 import sys
 import airflow.providers.common.compat.sdk
@@ -13,7 +23,7 @@ from airflow.providers.common.compat.sdk import BaseOperator
 before = set(sys.modules)
 import airflow_provider_apiframe.operators.imagen, airflow_provider_apiframe.operators.batch
 import airflow_provider_apiframe.operators.generate, airflow_provider_apiframe.sensors.apiframe
-import airflow_provider_apiframe.decorators.apiframe_image
+import airflow_provider_apiframe.decorators.apiframe_image, airflow_provider_apiframe.operators.store
 print("heavy:" + ",".join(sorted(m for m in {heavy!r} if m in sys.modules and m not in before)))
 """
 

@@ -67,3 +67,12 @@ def test_airflow_shows_the_settings_as_fields_stored_under_their_plain_names():
     assert behaviour["relabeling"] == {"host": "API URL", "password": "API Key"}
     [conn] = get_provider_info()["connection-types"]
     assert list(conn["conn-fields"]) == list(ClientSettings.EXTRA_KEYS)
+
+
+def test_airflow_finds_the_api_server_plugin():
+    """Listed by provider; Airflow 3.3's API server loads it with [core] lazy_discover_providers = False."""
+    from airflow.providers_manager import ProvidersManager
+
+    [plugin] = [p for p in ProvidersManager().plugins if p.provider_name == "airflow-provider-apiframe"]
+    assert plugin.name == "apiframe_connection_test_port"
+    assert plugin.plugin_class == "airflow_provider_apiframe.api_server_plugin.ApiframeApiServerPlugin"

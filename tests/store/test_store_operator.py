@@ -4,8 +4,6 @@ asset event it announces, and the key it never hands to the CDN or writes anywhe
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 
@@ -195,35 +193,3 @@ def test_the_key_goes_to_the_api_only_and_into_no_file(emulator, monkeypatch, tm
     assert TEST_KEY not in json.dumps(
         [paths, context["outlet_events"][Asset((tmp_path / "koi").as_uri())].extra]
     )
-
-
-PROBE = """
-import sys
-import airflow.providers.common.compat.sdk
-from airflow.providers.common.compat.sdk import BaseOperator
-before = set(sys.modules)
-import airflow_provider_apiframe.operators.store
-heavy = {heavy!r}
-print("heavy:" + ",".join(sorted(m for m in heavy if m in sys.modules and m not in before)))
-"""
-HEAVY = (
-    "requests",
-    "aiohttp",
-    "airflow.providers.http.hooks.http",
-    "datasets",
-    "PIL",
-    "airflow_provider_apiframe.image_store",
-    "airflow_provider_apiframe.hooks.apiframe",
-)
-
-
-def test_a_dag_file_importing_the_operator_loads_no_http_client_nor_image_library():
-    done = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", PROBE.format(heavy=HEAVY)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    [loaded] = [line for line in done.stdout.splitlines() if line.startswith("heavy:")]
-    assert loaded == "heavy:"

@@ -393,35 +393,16 @@ def test_test_connection_after_saving_the_edit_form(page, airflow_ui):
     assert_tested_against_the_emulator(airflow_ui, toast, before)
 
 
-def _airflow_rejects_port_0_against_no_port() -> bool:
-    """Airflow 3.3.2's test route takes the list's ``port: 0`` for another endpoint than a stored NULL."""
-    try:
-        from airflow.api_fastapi.core_api.routes.public.connections import _same_endpoint
-    except ImportError:  # the check was reworked: let the test say whether it works
-        return False
-    return not _same_endpoint(0, None)
-
-
-def test_test_connection_from_the_list_without_a_stored_port(page, airflow_ui, request):
-    # What the add form saves: the port inside the API URL, the port column empty.
-    if _airflow_rejects_port_0_against_no_port():
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason="Airflow 3.3.2: the list's Test sends port 0 (Number(null)), the test route's "
-                "_same_endpoint() counts 0 != NULL as another endpoint and answers 400 before any "
-                "provider code runs; fixed upstream by apache/airflow#73298",
-            )
-        )
+def test_test_connection_from_the_list_without_a_stored_port(page, airflow_ui):
+    # What the add form saves: the port inside the API URL, the port column empty. Airflow 3.3.2 alone
+    # answers the list's Test with 400 here (its port-0 bug); the provider's API-server plugin fixes it.
     airflow_ui.add_connection(
         "apiframe_url", host=f"http://127.0.0.1:{airflow_ui.emulator_port}", password=KEY
     )
     before = airflow_ui.emulator_stats()
     toast, status, answer = click_test_in_the_list(page, airflow_ui, "apiframe_url")
     screenshot(page, "list-test-connection-without-port")
-    if status != 200 and not (status == 400 and "host or port to test differs" in answer):
-        pytest.fail(f"Test Connection failed for another reason than Airflow's port check: {answer}")
+    assert status == 200, answer
     assert_tested_against_the_emulator(airflow_ui, toast, before)
 
 

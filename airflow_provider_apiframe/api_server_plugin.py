@@ -1,0 +1,147 @@
+"""
+An Airflow 3 API-server plugin: lets the connection list's Test button work for apiframe connections.
+
+Works around an Airflow 3.3.2 bug. The React UI's Test button in the connection list sends
+``port: Number(conn.port)``, so a connection saved without a port (the apiframe form hides the port; the
+API URL carries it) is tested with ``port: 0``. The test route's ``_same_endpoint()`` counts only None and
+"" as "no port", takes 0 for another endpoint than the stored NULL and, since the UI sends the masked
+``***`` key rather than the key itself, answers 400 "The host or port to test differs from the stored
+connection". Fixed upstream by apache/airflow#73298 (0 counts as no port): this module, its ``plugins``
+entry in get_provider_info and tests/test_ui_plugin.py can go once the minimum supported Airflow has it.
+
+Airflow 2.11 has no API server: its plugin manager ignores ``fastapi_root_middlewares``. The module imports
+nothing beyond the plugin base class until a request to the test route comes in.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowPlugin
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CONN_TYPE = "apiframe"
+# Matched at the end of the path so that an API server behind a base URL prefix is covered too.
+TEST_ROUTE = "/api/v2/connections/test"
+
+
+@dataclass(frozen=True)
+class StoredEndpoint:
+    conn_type: str | None
+    host: str | None
+    port: int | None
+
+
+def _unset(value: object) -> bool:
+    # The same notion of "no host/port" as the route's _same_endpoint(): None or "".
+    return value is None or value == ""
+
+
+def sends_port_0(body: object) -> bool:
+    """Whether ``body`` is a JSON object with ``port: 0``: what the list sends for a NULL port."""
+    # `type(...) is int`: JSON false parses to False, which equals 0 but is not what the UI sends.
+    return isinstance(body, dict) and type(body.get("port")) is int and body["port"] == 0
+
+
+def port_to_clear(body: dict[str, Any], stored: StoredEndpoint | None) -> bool:
+    """Whether ``body`` is the list's test of a stored apiframe connection without a port, sent as 0."""
+    if stored is None or not sends_port_0(body):
+        return False
+    # Only the stored connection decides: a body's conn_type is whatever the caller wrote.
+    if stored.conn_type != CONN_TYPE or not _unset(stored.port):
+        return False
+    # Testing another host must still bring its own key, as Airflow demands: only the stored host passes.
+    if "host" in body:
+        requested = None if _unset(body["host"]) else body["host"]
+        return requested == (None if _unset(stored.host) else stored.host)
+    return True
+
+
+def stored_endpoint(connection_id: str) -> StoredEndpoint | None:
+    """The connection's row in the metadata database: what the connection list shows and tests."""
+    # The lookup runs before Airflow authenticates the request, so it reads the metadata database only,
+    # like the route's own pre-authorization get_team_name(); the secrets backends, which the route
+    # guards behind its authorization check, are never touched from here.
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    query = select(Connection.conn_type, Connection.host, Connection.port).where(
+        Connection.conn_id == connection_id
+    )
+    with create_session() as session:
+        row = session.execute(query).one_or_none()
+    return None if row is None else StoredEndpoint(row.conn_type, row.host, row.port)
+
+
+class ConnectionTestPortMiddleware:
+    """Pure ASGI middleware: rewrites ``port: 0`` to ``null`` in the list's test of a portless apiframe."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith(TEST_ROUTE):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        body = b""
+        complete = False
+        while not complete:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":  # the client went away: pass that on unchanged
+                break
+            body += message.get("body", b"")
+            complete = not message.get("more_body", False)
+        if complete:
+            rewritten = await self._rewrite(body)
+            if rewritten is not None:
+                messages = [{"type": "http.request", "body": rewritten, "more_body": False}]
+                scope = dict(scope, headers=_with_content_length(scope["headers"], len(rewritten)))
+
+        async def replay() -> Message:
+            # The buffered body first, then the real channel, which reports a disconnect to the route.
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _rewrite(body: bytes) -> bytes | None:
+        """The body to pass on instead, or None to pass it on unchanged (Airflow judges a bad one)."""
+        try:
+            data: Any = json.loads(body)
+        except ValueError:
+            return None
+        # Cheap checks first: the database is only asked about bodies that carry the list's port 0.
+        if not sends_port_0(data):
+            return None
+        connection_id = data.get("connection_id")
+        if not isinstance(connection_id, str):
+            return None
+        import anyio.to_thread
+
+        # The metadata database is synchronous: keep it off the API server's event loop.
+        stored = await anyio.to_thread.run_sync(stored_endpoint, connection_id)
+        if not port_to_clear(data, stored):
+            return None
+        data["port"] = None
+        return json.dumps(data).encode()
+
+
+def _with_content_length(headers: list[tuple[bytes, bytes]], length: int) -> list[tuple[bytes, bytes]]:
+    kept = [(name, value) for name, value in headers if name.lower() != b"content-length"]
+    return [*kept, (b"content-length", str(length).encode())]
+
+
+class ApiframeApiServerPlugin(AirflowPlugin):
+    """Registered through the ``plugins`` entry of the provider info."""
+
+    name = "apiframe_connection_test_port"
+    fastapi_root_middlewares = [  # noqa: RUF012 - AirflowPlugin declares these as class-level lists
+        {"name": "apiframe connection test without a port", "middleware": ConnectionTestPortMiddleware}
+    ]
