@@ -1,50 +1,112 @@
 """
-What a process learns about each model's jobs: how long they take, and what their progress means.
+What a process learns about each model's jobs: how long they take, and how far to trust their pace.
 
 Every finished job a process sees (its own, or any on a ``GET /v2/jobs`` page) teaches its model's
 duration, from the API's own ``createdAt`` and ``completedAt``. A job this process waited for also
-teaches how far through its life each reported progress value came (the model's progress shape), so
-front-loaded, stepped or stalling progress is read for what it is rather than as a straight line.
-From both, ``ModelHistory.end_estimate`` gives the likely ages at which a running job ends.
+teaches how its progress misled: at each reading, the end its pace so far predicted against the end
+that came. Front-loaded progress (the pace promises an early end), coarse steps, a stall at 99, or time
+spent QUEUED before any progress (the pace from creation promises a late end) each leave their own
+pattern of such misses, learned per model and per progress, and ``ModelHistory.end_estimate`` corrects
+a running job's own pace by them.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
+import statistics
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-# Enough finished jobs to trust what they say; before that a job is paced from its own progress.
+# Enough finished jobs (or readings) to trust what they say; before that a job is paced on its own.
 MIN_SAMPLES = 5
 DURATIONS_KEPT = 256
-SHARES_KEPT_PER_PROGRESS = 48
-# How close two progress values must be to tell about each other, and the width of the kernel that
-# weighs a duration by how well it explains the progress seen.
-PROGRESS_NEIGHBOURHOODS = (3, 6, 12)
-FRACTION_BANDWIDTH = 0.04
+MISSES_KEPT = 1024
+# How many learned misses, of the readings nearest in progress, correct one prediction.
+NEIGHBOURS = 12
+# Each known duration stands for a small log-normal spread around it (weights of a normal at these
+# points), so that twenty jobs describe a smooth distribution, tails included, not twenty points.
+KERNEL = ((-2.0, 0.135), (-1.0, 0.607), (0.0, 1.0), (1.0, 0.607), (2.0, 0.135))
+MIN_BANDWIDTH = 0.03
+# How near a known duration must be to an end to vouch for it.
+DENSITY_WINDOW = 0.1
+
+# (age in seconds, progress 0-99) of one reading of a running job
+Reading = tuple[float, int]
+Estimate = list[tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class PacePrediction:
+    """Where a job's progress so far says it ends, if it keeps its pace."""
+
+    # The reading the prediction runs from: the first that showed the highest progress so far.
+    anchor_age: float
+    progress: int
+    end_age: float
+    # Paced from the job's creation (one reading), not between two readings.
+    from_creation: bool
+
+    def corrected(self, miss: float) -> float:
+        """The end age had the remaining time been ``miss`` times what the pace said."""
+        return self.anchor_age + miss * (self.end_age - self.anchor_age)
+
+
+def pace_prediction(readings: Sequence[Reading]) -> PacePrediction | None:
+    """
+    The end the readings' pace predicts: from the first reading of the highest progress, back to the
+    earliest reading with any progress (or to the job's creation); None without progress.
+
+    Repeated readings of one value (a stall) leave the prediction where the value first showed, so a
+    stalled job is not predicted to end sooner with every reading.
+    """
+    anchor: Reading | None = None
+    for reading in readings:
+        if reading[1] > 0 and (anchor is None or reading[1] > anchor[1]):
+            anchor = reading
+    if anchor is None or anchor[0] <= 0:
+        return None
+    base = next((r for r in readings if 0 < r[1] < anchor[1] and r[0] < anchor[0]), None)
+    base_age, base_progress = base if base is not None else (0.0, 0)
+    pace = (anchor[1] - base_progress) / (anchor[0] - base_age)
+    return PacePrediction(anchor[0], anchor[1], anchor[0] + (100 - anchor[1]) / pace, base is None)
 
 
 class ModelHistory:
-    """Durations and progress shape of one model's finished jobs, bounded in memory, thread-safe."""
+    """Durations and pace misses of one model's finished jobs, bounded in memory, thread-safe."""
 
     def __init__(self) -> None:
         self._durations: deque[float] = deque(maxlen=DURATIONS_KEPT)
-        # progress -> shares of their life the model's jobs had lived when they showed it
-        self._shape: dict[int, deque[float]] = {}
+        # (from creation, progress, miss): remaining time as it came over remaining time as predicted
+        self._misses: deque[tuple[bool, int, float]] = deque(maxlen=MISSES_KEPT)
+        # The durations spread by the kernel, sorted by end age; rebuilt after a new duration.
+        self._smoothed: list[tuple[float, float]] | None = None
         self._lock = threading.Lock()
 
-    def record(self, duration: float, sightings: Iterable[tuple[float, int]] = ()) -> None:
-        """A finished job: its duration, and the (age, progress) pairs seen while it ran."""
+    def record(self, duration: float, readings: Sequence[Reading] = ()) -> None:
+        """A finished job: its duration, and the (age, progress) readings seen while it ran."""
         if not duration > 0 or not math.isfinite(duration):
             return
+        misses = []
+        for seen in range(1, len(readings) + 1):
+            prediction = pace_prediction(readings[:seen])
+            if prediction is None or prediction.anchor_age != readings[seen - 1][0]:
+                continue  # no pace yet, or a repeat of a value already learned from
+            predicted = prediction.end_age - prediction.anchor_age
+            if predicted > 0 and duration >= prediction.anchor_age:
+                misses.append(
+                    (
+                        prediction.from_creation,
+                        prediction.progress,
+                        (duration - prediction.anchor_age) / predicted,
+                    )
+                )
         with self._lock:
             self._durations.append(duration)
-            for age, progress in sightings:
-                if 0 <= age <= duration:
-                    kept = self._shape.setdefault(progress, deque(maxlen=SHARES_KEPT_PER_PROGRESS))
-                    kept.append(age / duration)
+            self._misses.extend(misses)
+            self._smoothed = None
 
     @property
     def known_durations(self) -> int:
@@ -53,51 +115,70 @@ class ModelHistory:
     @property
     def reports_progress(self) -> bool:
         """Whether this model's jobs were seen reporting progress (a reading is then worth a poll)."""
-        return bool(self._shape)
+        return bool(self._misses)
 
-    def end_estimate(self, age: float, progress: int | None) -> list[tuple[float, float]]:
+    def end_estimate(self, age: float, readings: Sequence[Reading] = ()) -> Estimate:
         """
-        Likely ages at which a job of this model that is ``age`` seconds old and still running ends.
+        Likely ages at which a job of this model, ``age`` seconds old and still running, ends.
 
         Returns (end age, weight) pairs sorted by end age, weights summing to 1; empty when the history
-        says nothing useful (too few jobs, or the job has outlived every one of them). Each known
-        duration longer than ``age`` is a candidate, weighed by how often the model's jobs showed
-        ``progress`` at that share of their life.
+        says nothing useful (too little learned, or the job outlived every likely end). Where the job
+        has shown progress and the model's misses near that progress are known, its own pace corrected
+        by each of them; otherwise the model's known durations longer than ``age``.
         """
+        prediction = pace_prediction(readings)
+        if prediction is not None:
+            misses = self._misses_near(prediction)
+            paced = sorted(end for end in map(prediction.corrected, misses) if end > age)
+            if len(misses) >= MIN_SAMPLES:
+                # Each corrected end weighed by how usual a job of that length is for the model. None
+                # left (the job outlived them all): nothing learned tells its end any more.
+                weights = [self._duration_density(end) for end in paced]
+                total = sum(weights)
+                if total > 0:
+                    return [(end, w / total) for end, w in zip(paced, weights, strict=True) if w > 0]
+                return [(end, 1.0 / len(paced)) for end in paced]
+        return self._durations_beyond(age)
+
+    def _duration_density(self, end: float) -> float:
+        """The weight of the model's smoothed durations within a few per cent of ``end`` (1 if unknown)."""
+        smoothed = self._smoothed_durations()
+        if not smoothed:
+            return 1.0
+        lo = bisect.bisect_left(smoothed, (end * (1 - DENSITY_WINDOW), -math.inf))
+        hi = bisect.bisect_right(smoothed, (end * (1 + DENSITY_WINDOW), math.inf))
+        return sum(weight for _, weight in smoothed[lo:hi])
+
+    def _misses_near(self, prediction: PacePrediction) -> list[float]:
+        with self._lock:
+            alike = [
+                (abs(p - prediction.progress), miss)
+                for kind, p, miss in self._misses
+                if kind == prediction.from_creation
+            ]
+        alike.sort(key=lambda pair: pair[0])
+        return [miss for _, miss in alike[:NEIGHBOURS]]
+
+    def _smoothed_durations(self) -> list[tuple[float, float]]:
         with self._lock:
             if len(self._durations) < MIN_SAMPLES:
                 return []
-            longer = sorted(d for d in self._durations if d > age)
-            shares = self._shares_at(progress) if progress is not None else []
-        weights = [_density(age / d, shares) for d in longer] if shares else []
-        total = sum(weights)
-        if total > 0:
-            return [(d, w / total) for d, w in zip(longer, weights, strict=True) if w > 0]
-        if shares and age > 0:
-            # The job is unlike every known length (a long one, say), but its progress still tells how
-            # far through its life it is: its end, read from the model's shape alone.
-            ends = sorted(age / share for share in shares if 0 < share < 1)
-            return [(end, 1.0 / len(ends)) for end in ends]
-        return [(d, 1.0 / len(longer)) for d in longer]
+            if self._smoothed is None:
+                self._smoothed = _smooth(self._durations)
+            return self._smoothed
 
-    def _shares_at(self, progress: int) -> list[float]:
-        # Progress values seen rarely (the middle of a fast job) borrow from wider neighbourhoods.
-        for radius in PROGRESS_NEIGHBOURHOODS:
-            near = sorted(
-                share
-                for seen in range(progress - radius, progress + radius + 1)
-                for share in self._shape.get(seen, ())
-            )
-            if len(near) >= MIN_SAMPLES:
-                return near
-        return []
+    def _durations_beyond(self, age: float) -> Estimate:
+        smoothed = self._smoothed_durations()
+        kept = smoothed[bisect.bisect_right(smoothed, (age, math.inf)) :]
+        total = sum(weight for _, weight in kept)
+        return [(end, weight / total) for end, weight in kept] if total > 0 else []
 
 
-def _density(share: float, shares: Sequence[float]) -> float:
-    """How many seen shares lie near ``share`` (a box kernel, cheap and good enough to weigh with)."""
-    lo = bisect.bisect_left(shares, share - FRACTION_BANDWIDTH)
-    hi = bisect.bisect_right(shares, share + FRACTION_BANDWIDTH)
-    return float(hi - lo)
+def _smooth(durations: Sequence[float]) -> list[tuple[float, float]]:
+    """Each duration spread over the kernel in log space, with a bandwidth by Silverman's rule."""
+    logs = [math.log(d) for d in durations]
+    bandwidth = max(MIN_BANDWIDTH, 1.06 * statistics.pstdev(logs) * len(logs) ** -0.2)
+    return sorted((math.exp(log + z * bandwidth), weight) for log in logs for z, weight in KERNEL)
 
 
 def quantile(estimate: Sequence[tuple[float, float]], q: float) -> float:

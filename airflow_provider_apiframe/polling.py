@@ -21,23 +21,23 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeNotFoundError,
     ApiframeTransientError,
 )
-from airflow_provider_apiframe.job_history import MIN_SAMPLES, history_for, quantile
+from airflow_provider_apiframe.job_history import MIN_SAMPLES, Reading, history_for, pace_prediction, quantile
 from airflow_provider_apiframe.jobs import Job, JobStatus
 
 # Never poll one job faster than this, however close it seems to be to the end.
 MIN_POLL_GAP = 0.5
 # Imagen takes seconds, not milliseconds: a poll right after the submit only ever sees QUEUED.
 FIRST_POLL_AFTER = 2.0
-# Where a model reports progress, its first reading comes at this share of the earliest likely end:
-# late enough to say much, early enough to place the next poll.
-FIRST_READING_SHARE = 0.6
-# Detection delay not worth another request: where the likely end is known this closely, one poll.
+# Detection delay not worth another request: a poll comes this long after the earliest likely end
+# (or at the latest likely end, if that is sooner), so a reading there also places the end closely.
 MIN_TOLERANCE = 0.8
+# Where nothing but the model's durations tells the end, the delay tolerated grows with their spread.
+SPREAD_SHARE = 0.17
 # Polls are placed so that at most this share of the likely ends comes a tolerance or more before one.
-EARLY_SHARE = 0.05
-# A job that ran past its predicted end, or outlived every job of its model seen so far, is next polled
-# after this share of its age: a stalled job is polled ever more slowly, never faster and faster, and
-# a late one still often enough to be seen ending soon after it does.
+EARLY_SHARE = 0.04
+# A job that ran past every likely end is next polled after this share of its age: a stalled job is
+# polled ever more slowly, never faster and faster, and a late one still often enough to be seen
+# ending soon after it does.
 LATE_SHARE = 0.15
 SIGHTINGS_KEPT = 32
 
@@ -62,36 +62,19 @@ class Sighting:
     progress: int
 
 
-def pace_delay(sightings: Sequence[Sighting], created_at: float) -> float | None:
-    """
-    Seconds until the job ends if it keeps the pace its progress showed so far; None without a pace.
-
-    The pace is the average over every sighting, not the last step: a job whose progress creeps, stalls
-    or jumps is not taken to be about to end on its latest reading alone.
-    """
-    if not sightings:
-        return None
-    latest = sightings[-1]
-    first = sightings[0]
-    if latest.progress > first.progress and latest.at > first.at:
-        pace = (latest.progress - first.progress) / (latest.at - first.at)
-    elif latest.progress > 0 and latest.at > created_at:
-        pace = latest.progress / (latest.at - created_at)
-    else:
-        return None
-    return (100 - latest.progress) / pace
-
-
-def estimate_delay(estimate: Sequence[tuple[float, float]], age: float) -> float:
+def estimate_delay(estimate: Sequence[tuple[float, float]], age: float, tolerance: float | None) -> float:
     """
     When to poll a job ``age`` seconds old whose end age is distributed as ``estimate``.
 
-    The tolerated detection delay grows with the spread of the estimate (a well-known end is polled
-    right after it; a vague one less often), and the poll comes a tolerance after the earliest likely
-    end, or at the latest likely end if that is sooner.
+    The poll comes ``tolerance`` after the earliest likely end, or at the latest likely end if that is
+    sooner. Where the job's progress moves, the tolerance is short: if the job is still running then,
+    its reading places the end closely. Where a poll can only say "not yet" (``tolerance`` None), the
+    tolerance grows with the spread of the likely ends: a well-known end is polled right after it, a
+    vague one less often.
     """
     earliest, latest = quantile(estimate, EARLY_SHARE), quantile(estimate, 1 - EARLY_SHARE)
-    tolerance = max(MIN_TOLERANCE, 0.25 * (latest - earliest))
+    if tolerance is None:
+        tolerance = max(MIN_TOLERANCE, SPREAD_SHARE * (latest - earliest))
     return min(earliest + tolerance, latest) - age
 
 
@@ -120,9 +103,9 @@ class JobWatch:
         self.progress: int | None = None
         self.sightings: list[Sighting] = []
         self.polls = 0
-        # Whether the job outlived the end its own pace predicted.
-        self.ran_late = False
-        self._predicted_end: float | None = None
+        # How often the job outlived the end its own pace predicted (where nothing learned predicts it).
+        self.overruns = 0
+        self._paced_end: float | None = None
 
     def first_delay(self, now: float) -> float:
         """A fresh job is not worth asking about at once; a trigger resumed after a restart is."""
@@ -159,8 +142,8 @@ class JobWatch:
         if job.created_at is not None:
             self.created_at = job.created_at
         self.model = job.model or self.model
-        if self._predicted_end is not None and now >= self._predicted_end:
-            self.ran_late = True
+        if self._paced_end is not None and now >= self._paced_end:
+            self.overruns += 1
         self.progress = job.progress if job.progress is not None and 0 <= job.progress < 100 else None
         if self.progress is not None:
             self.sightings = [*self.sightings[-(SIGHTINGS_KEPT - 1) :], Sighting(now, self.progress)]
@@ -169,39 +152,63 @@ class JobWatch:
         duration = job.duration
         if duration is not None and job.status is JobStatus.COMPLETED:
             created = job.created_at if job.created_at is not None else self.created_at
-            history_for(job.model or self.model).record(
-                duration, [(s.at - created, s.progress) for s in self.sightings]
-            )
+            history_for(job.model or self.model).record(duration, self._readings(created))
+
+    def _readings(self, created_at: float) -> list[Reading]:
+        return [(s.at - created_at, s.progress) for s in self.sightings]
 
     def _next_delay(self, now: float) -> float:
         age = now - self.created_at
         history = history_for(self.model)
-        estimate = history.end_estimate(age, self.progress)
-        self._predicted_end = None
+        readings = self._readings(self.created_at)
+        estimate = history.end_estimate(age, readings)
         if estimate:
-            # The estimate already knows the job outlived every earlier poll: no miss to count. Nor is
-            # it held to poll_interval: that bounds the wait where nothing predicts the end.
-            delay = estimate_delay(estimate, age)
-            if self.polls == 0 and history.reports_progress:
-                # A progress reading narrows the end down: take one well before the earliest likely end.
-                delay = min(delay, FIRST_READING_SHARE * quantile(estimate, EARLY_SHARE) - age)
-            return delay
-        if history.known_durations >= MIN_SAMPLES:
-            delay = self._late_delay(age)  # longer than every job of its model seen so far
-        elif self.polls == 0:
-            delay = FIRST_POLL_AFTER - age
-        else:
-            remaining = pace_delay(self.sightings, self.created_at)
-            if remaining is None:
-                delay = 0.5 * age
+            # Not held to poll_interval: that bounds the wait where nothing predicts the end.
+            if _moving(readings, history.reports_progress):
+                return estimate_delay(estimate, age, MIN_TOLERANCE)
+            if readings:
+                # On a plateau (a stall at 99): the job is polled ever more slowly, as when late.
+                return estimate_delay(estimate, age, self._late_delay(age))
+            return estimate_delay(estimate, age, None)
+        if self.polls == 0:
+            return min(self.poll_interval, FIRST_POLL_AFTER - age)
+        # Nothing learned says when the job ends (a new model, or a job longer than any seen): its own
+        # pace does, and a second reading comes before the age has doubled, since the first may have
+        # been taken while the job sat QUEUED for an unknown part of its life.
+        prediction = pace_prediction(readings)
+        self._paced_end = None
+        if prediction is not None and prediction.end_age > age:
+            remaining = prediction.end_age - age
+            self._paced_end = now + remaining
+            if prediction.from_creation:
+                delay = min(remaining, age)
             else:
-                self._predicted_end = now + remaining
-                delay = max(remaining, self._late_delay(age)) if self.ran_late else remaining
+                # A pace that promised an early end twice (front-loaded progress, say) is not believed
+                # again; once may be the rounding of progress to whole per cent.
+                delay = max(remaining, self._late_delay(age)) if self.overruns > 1 else remaining
+        elif prediction is None and history.known_durations < MIN_SAMPLES:
+            # No pace yet: a job that shows 0 % (QUEUED) is read again before its age doubles; one that
+            # shows no progress at all is polled every poll_interval, as nothing tells its end.
+            delay = age if readings else self.poll_interval
+        else:
+            delay = self._late_delay(age)
         return min(self.poll_interval, delay)
 
     @staticmethod
     def _late_delay(age: float) -> float:
         return max(MIN_TOLERANCE, LATE_SHARE * age)
+
+
+def _moving(readings: Sequence[Reading], reports_progress: bool) -> bool:
+    """
+    Whether the next reading is likely to tell more than "still running": the job's progress moved at
+    its latest reading (or, before any reading, its model reports progress). A job that showed the same
+    value twice sits on a plateau (a stall at 99, a coarse step) where readings say no more than a job
+    without progress does.
+    """
+    if not readings:
+        return reports_progress
+    return readings[-1][1] > max((progress for _, progress in readings[:-1]), default=-1)
 
 
 def terminal_event(job: Job) -> Event:

@@ -13,12 +13,11 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeNotFoundError,
     ApiframeTransientError,
 )
-from airflow_provider_apiframe.job_history import history_for
+from airflow_provider_apiframe.job_history import history_for, pace_prediction, quantile
 from airflow_provider_apiframe.jobs import Job, JobStatus
 from airflow_provider_apiframe.polling import (
     JobWatch,
     Sighting,
-    pace_delay,
     result_from_event,
 )
 
@@ -33,19 +32,28 @@ def job(status, progress=None, **kw):
     return Job(id="j", status=JobStatus(status), progress=progress, **kw)
 
 
-def test_pace_is_the_average_over_every_sighting_not_the_last_step():
+def test_pace_runs_from_the_earliest_reading_not_the_last_step():
     # 20% -> 60% in 4 s is 10%/s: 4 s to go, although the last step alone (50 -> 60 in 0.5 s) says 2 s.
-    sightings = [Sighting(2.0, 20), Sighting(5.5, 50), Sighting(6.0, 60)]
-    assert pace_delay(sightings, created_at=0.0) == pytest.approx(4.0)
+    prediction = pace_prediction([(2.0, 20), (5.5, 50), (6.0, 60)])
+    assert prediction is not None and not prediction.from_creation
+    assert prediction.end_age == pytest.approx(10.0)
 
 
-def test_one_sighting_paces_the_job_from_its_creation():
-    assert pace_delay([Sighting(12.0, 50)], created_at=10.0) == pytest.approx(2.0)
+def test_one_reading_paces_the_job_from_its_creation():
+    prediction = pace_prediction([(2.0, 50)])
+    assert prediction is not None and prediction.from_creation
+    assert prediction.end_age == pytest.approx(4.0)
 
 
 def test_no_pace_without_progress():
-    assert pace_delay([], created_at=0.0) is None
-    assert pace_delay([Sighting(3.0, 0)], created_at=0.0) is None
+    assert pace_prediction([]) is None
+    assert pace_prediction([(3.0, 0)]) is None
+
+
+def test_a_stall_does_not_bring_the_predicted_end_closer_with_every_reading():
+    first = pace_prediction([(2.0, 50), (3.0, 99)])
+    later = pace_prediction([(2.0, 50), (3.0, 99), (6.0, 99), (9.0, 99)])
+    assert first == later
 
 
 def run_until_done(w, progress_at, ends_at, start=0.0):
@@ -189,7 +197,31 @@ def test_unreadable_event_is_an_error():
         result_from_event(None)
 
 
-def test_where_the_model_reports_progress_the_first_poll_reads_it_before_the_earliest_end():
+def test_where_the_model_reports_progress_the_first_poll_reads_it_soon_after_the_earliest_end():
     learn("p", [8.0 + 0.1 * i for i in range(20)])  # linear progress, 8 to 10 s
     first = watch(model="p").first_delay(0.0)
-    assert 3.5 <= first <= 5.5  # well before the earliest likely end (8 s), not at it
+    # A job still running then shows how far it has to go: the poll need not wait for the latest end.
+    assert 7.0 <= first <= 9.0
+
+
+def test_learned_misses_correct_a_pace_that_promises_an_early_end():
+    # Front-loaded progress: 10 s jobs at 48 % after a fifth of their life and 65 % after three
+    # tenths, so their pace says "done at 5 s" when 10 s is the truth.
+    def front(share):
+        return int(100 * (1 - (1 - share) ** 3))
+
+    learn("front", [10.0] * 20, shape=front)
+    readings = [(10.0 * k / 10, front(k / 10)) for k in (2, 3)]
+    raw = pace_prediction(readings)
+    assert raw is not None and raw.end_age < 5.5
+    estimate = history_for("front").end_estimate(3.0, readings)
+    assert estimate and 9.0 <= quantile(estimate, 0.5) <= 11.0
+
+
+def test_durations_spread_into_a_smooth_estimate_with_tails():
+    learn("d", [8.0] * 10 + [12.0] * 10, shape=None)
+    estimate = history_for("d").end_estimate(0.0)
+    ends = [end for end, _ in estimate]
+    # Not only the two values seen: ends between and beyond them are likely too.
+    assert min(ends) < 8.0 and max(ends) > 12.0 and any(8.5 < end < 11.5 for end in ends)
+    assert sum(weight for _, weight in estimate) == pytest.approx(1.0)
