@@ -131,13 +131,16 @@ class ModelHistory:
             misses = self._misses_near(prediction)
             paced = sorted(end for end in map(prediction.corrected, misses) if end > age)
             if len(misses) >= MIN_SAMPLES:
-                # Each corrected end weighed by how usual a job of that length is for the model. None
-                # left (the job outlived them all): nothing learned tells its end any more.
+                if not paced:
+                    return []  # the job outlived every corrected end: nothing learned tells its end
+                # Each corrected end weighed by how usual a job of that length is for the model; where
+                # none is usual at all (a pace from a few per cent says little), the durations tell.
                 weights = [self._duration_density(end) for end in paced]
                 total = sum(weights)
                 if total > 0:
                     return [(end, w / total) for end, w in zip(paced, weights, strict=True) if w > 0]
-                return [(end, 1.0 / len(paced)) for end in paced]
+                if self.known_durations < MIN_SAMPLES:
+                    return [(end, 1.0 / len(paced)) for end in paced]
         return self._durations_beyond(age)
 
     def _duration_density(self, end: float) -> float:

@@ -173,15 +173,15 @@ class JobWatch:
         if self.polls == 0:
             return min(self.poll_interval, FIRST_POLL_AFTER - age)
         # Nothing learned says when the job ends (a new model, or a job longer than any seen): its own
-        # pace does, and a second reading comes before the age has doubled, since the first may have
-        # been taken while the job sat QUEUED for an unknown part of its life.
+        # pace does. After one reading, which may have come while the job sat QUEUED for an unknown part
+        # of its life, a second comes before the age has tripled.
         prediction = pace_prediction(readings)
         self._paced_end = None
         if prediction is not None and prediction.end_age > age:
             remaining = prediction.end_age - age
             self._paced_end = now + remaining
             if prediction.from_creation:
-                delay = min(remaining, age)
+                delay = min(remaining, 2 * age)
             else:
                 # A pace that promised an early end twice (front-loaded progress, say) is not believed
                 # again; once may be the rounding of progress to whole per cent.

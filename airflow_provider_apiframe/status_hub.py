@@ -9,7 +9,8 @@ now. A page is worth fetching as soon as the polls its waiters asked for add up 
 hundred jobs that each want news every few seconds get it every ``PAGE_GAP``), and no page is fetched
 more often than that. A job that no page shows (another user's, or a stand-in API
 without the list) is asked about alone, and so is a job waited for alone, where one ``GET`` by id is
-as cheap as a page.
+as cheap as a page, once its model's durations are known (until then a page of the model's jobs, for
+the same one request, also teaches them).
 
 Waiters keep their own state (``JobWatch``); the hub holds only who waits for what and the page
 positions, and its background task and HTTP session live exactly as long as someone uses the hub.
@@ -21,11 +22,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlencode
 
 from airflow_provider_apiframe.exceptions import (
     ApiframeAuthError,
@@ -34,21 +32,19 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeTransientError,
     ApiframeValidationError,
 )
-from airflow_provider_apiframe.job_history import history_for
+from airflow_provider_apiframe.job_history import MIN_SAMPLES, history_for
+from airflow_provider_apiframe.job_pages import PAGE_SIZE, DurationLearner, Page, page_request, parse_page
 from airflow_provider_apiframe.jobs import Job, parse_job
-from airflow_provider_apiframe.transport import ApiRequest, AsyncTransport, ClientSettings, job_request
+from airflow_provider_apiframe.transport import AsyncTransport, ClientSettings, job_request
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 100
 # No page is fetched more often than this; a waiter due sooner after a fetch waits for the next one.
 PAGE_GAP = 0.8
 # A job created this long before the submit time a waiter was given is still looked for on a page
 # (the API's clock and ours may differ a little).
 CLOCK_SLACK = 30.0
 MAX_IN_FLIGHT = 4
-# Finished jobs of other waiters already taught to the model history, so each counts once.
-LEARNED_KEPT = 4096
 # A page key for the newest page (no cursor); None means "not seen on any page yet".
 TOP = ""
 
@@ -79,12 +75,6 @@ class Waiter:
     @property
     def oldest_possible(self) -> float:
         return self.created_at if self.created_at is not None else self.created_hint - CLOCK_SLACK
-
-
-@dataclass
-class Page:
-    jobs: list[Job]
-    next_cursor: str | None
 
 
 class Subscription:
@@ -118,7 +108,7 @@ class StatusHub:
         self.list_supported = True
         self.users = 0
         self._filter_model: str | None = None
-        self._learned: OrderedDict[str, None] = OrderedDict()
+        self._durations = DurationLearner()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
@@ -205,8 +195,20 @@ class StatusHub:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), timeout)
 
+    def _listing(self) -> bool:
+        """
+        Whether waiters are answered from pages: when several wait, and when one waits for a job of a
+        model whose durations are not known yet. A job waited for alone costs one request either way,
+        and a page of its model's jobs also teaches how long they take.
+        """
+        if not self.list_supported:
+            return False
+        return len(self.waiters) > 1 or any(
+            history_for(w.model).known_durations < MIN_SAMPLES for w in self.all_waiters()
+        )
+
     async def _answer(self, ready: list[Waiter], now: float) -> None:
-        listing = self.list_supported and len(self.waiters) > 1
+        listing = self._listing()
         alone = [w for w in ready if not listing or w.unlisted]
         by_page: dict[str, list[Waiter]] = {}
         unplaced: list[Waiter] = []
@@ -269,14 +271,9 @@ class StatusHub:
         await asyncio.gather(*(self._get_one(w) for w in looking))
 
     async def _list(self, cursor: str, group: Iterable[Waiter]) -> Page | None:
-        query: dict[str, Any] = {"limit": PAGE_SIZE}
-        if cursor:
-            query["cursor"] = cursor
-        if self._filter_model:
-            query["model"] = self._filter_model
         try:
             async with self._in_flight:
-                body = await self.transport.send(ApiRequest("GET", f"/v2/jobs?{urlencode(query)}"))
+                body = await self.transport.send(page_request(cursor, self._filter_model))
             return parse_page(body)
         except (ApiframeValidationError, ApiframeNotFoundError) as error:
             self._list_refused(cursor, error)
@@ -306,7 +303,7 @@ class StatusHub:
         for job in page.jobs:
             waiters = self.waiters.get(job.id)
             if not waiters:
-                self._learn(job)
+                self._durations.learn(job)
             for waiter in waiters or ():
                 waiter.page = cursor
                 waiter.created_at = job.created_at
@@ -314,15 +311,6 @@ class StatusHub:
                 if job.status.is_terminal or waiter.due <= now + PAGE_GAP:
                     waiter.answer(job)
         return {job.id for job in page.jobs}
-
-    def _learn(self, job: Job) -> None:
-        """Another job's duration teaches its model's history, once."""
-        if job.duration is None or job.id in self._learned:
-            return
-        self._learned[job.id] = None
-        if len(self._learned) > LEARNED_KEPT:
-            self._learned.popitem(last=False)
-        history_for(job.model).record(job.duration)
 
     def _refilter(self) -> None:
         """Filter pages by model when every waiter's model is one and the same; positions then differ."""
@@ -336,18 +324,6 @@ class StatusHub:
         self.page_fetched_at.clear()
         for waiter in self.all_waiters():
             waiter.page = None
-
-
-def parse_page(body: Any) -> Page:
-    if not isinstance(body, dict) or not isinstance(body.get("jobs"), list):
-        raise ApiframeTransientError(f"GET /v2/jobs answered without a list of jobs: {str(body)[:200]}")
-    jobs = []
-    for item in body["jobs"]:
-        with contextlib.suppress(ApiframeError):
-            jobs.append(parse_job(item))
-    cursor = body.get("nextCursor")
-    more = body.get("hasMore")
-    return Page(jobs, cursor if isinstance(cursor, str) and cursor and more is not False else None)
 
 
 _hubs: dict[tuple[asyncio.AbstractEventLoop, ClientSettings], StatusHub] = {}

@@ -15,13 +15,18 @@ from airflow.providers.http.hooks.http import HttpHook
 
 from airflow_provider_apiframe.connection import UI_FIELD_BEHAVIOUR, connection_form_widgets
 from airflow_provider_apiframe.exceptions import (
+    ApiframeAuthError,
     ApiframeConfigurationError,
     ApiframeError,
     ApiframeInsufficientCreditsError,
     ApiframeJobFailedError,
+    ApiframeNotFoundError,
     ApiframeUnexpectedResponseError,
+    ApiframeValidationError,
 )
 from airflow_provider_apiframe.idempotency import one_off_key, successor_key
+from airflow_provider_apiframe.job_history import MIN_SAMPLES, history_for
+from airflow_provider_apiframe.job_pages import DurationLearner, page_request, parse_page
 from airflow_provider_apiframe.jobs import Job, SubmittedJob, parse_job, parse_submitted
 from airflow_provider_apiframe.models import get_model
 from airflow_provider_apiframe.polling import Event, JobWatch
@@ -244,15 +249,38 @@ class ApiframeHook(HttpHook):
             log=self.log,
             model=model,
         )
+        learner, paged = DurationLearner(), True
         step: Event | float = watch.first_delay(time.time())
         while not isinstance(step, dict):
             time.sleep(step)
+            outcome: Job | ApiframeError | None = None
             try:
-                outcome: Job | ApiframeError = self.get_job(job_id)
+                if paged and model and history_for(model).known_durations < MIN_SAMPLES:
+                    outcome = self._from_page(job_id, model, learner)
+                    paged = outcome is not None  # not on the newest page: asked for by id from now on
+                outcome = outcome or self.get_job(job_id)
             except ApiframeError as error:
                 outcome = error
             step = watch.after_poll(outcome, time.time())
         return step
+
+    def _from_page(self, job_id: str, model: str, learner: DurationLearner) -> Job | None:
+        """
+        The job as the newest page of its model's jobs shows it (None if it does not), for the one
+        request a poll costs anyway: a process that knows nothing of the model yet learns how long its
+        jobs take from the finished ones on the page.
+        """
+        try:
+            page = parse_page(self.transport.send(page_request(model=model)))
+        except (ApiframeValidationError, ApiframeNotFoundError, ApiframeAuthError):
+            return None  # a stand-in without the list, or a key that may not list
+        found = None
+        for job in page.jobs:
+            if job.id == job_id:
+                found = job
+            else:
+                learner.learn(job)
+        return found
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the key with ``GET /v2/me``: no job, no credit spent."""

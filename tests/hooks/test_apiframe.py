@@ -252,3 +252,50 @@ def test_credit_check_for_a_batch_spends_nothing(apiframe_emulator_factory, monk
         ApiframeHook().ensure_credits("imagen-4", 3)
     assert (info.value.credits_required, info.value.credits_available) == (21, 20)
     assert server.stats()["submits"] == 0 and server.stats()["credits_balance"] == 20
+
+
+def finished_jobs(hook, count):
+    """Jobs of imagen-4 already over, as an account that has run before has; this process forgets them."""
+    from airflow_provider_apiframe.job_history import forget_all
+
+    for i in range(count):
+        wait_done(hook, hook.submit_generation("imagen-4", f"earlier {i}", {}, idempotency_key=f"e-{i}"))
+    forget_all()
+
+
+def test_a_wait_new_to_the_model_learns_its_durations_from_a_page_for_no_extra_request(apiframe_conn):
+    import time
+
+    from airflow_provider_apiframe.job_history import history_for
+
+    hook = ApiframeHook()
+    finished_jobs(hook, 6)
+    before = apiframe_conn.stats()
+    job_id = hook.submit_generation("imagen-4", "koi", {}, idempotency_key="k-page")
+    now = time.time()
+    time.sleep(1.5)  # over by the first poll
+    event = hook.wait_for_job(
+        job_id, poll_interval=0.2, deadline=now + 10, submitted_at=now, model="imagen-4"
+    )
+    after = apiframe_conn.stats()
+    assert event["status"] == "success" and event["job_id"] == job_id
+    # The job was read off the page that taught the six earlier durations.
+    assert (after["list_requests"] - before["list_requests"], after["polls"] - before["polls"]) == (1, 0)
+    assert history_for("imagen-4").known_durations == 7
+
+
+def test_a_job_the_newest_page_does_not_show_is_asked_for_by_id(apiframe_conn):
+    import time
+
+    hook = ApiframeHook()
+    job_id = hook.submit_generation("imagen-4", "koi", {}, idempotency_key="k-other")
+    before = apiframe_conn.stats()
+    now = time.time()
+    # Waited for under another model's name: the page of that model cannot show it.
+    event = hook.wait_for_job(
+        job_id, poll_interval=0.2, deadline=now + 10, submitted_at=now, model="flux-1.1-pro"
+    )
+    after = apiframe_conn.stats()
+    assert event["status"] == "success"
+    # One page, then by id: a page that did not show the job once is not asked again.
+    assert after["list_requests"] - before["list_requests"] == 1 and after["polls"] - before["polls"] >= 1

@@ -137,3 +137,21 @@ def test_a_page_fetched_for_one_waiter_keeps_the_place_of_the_others_on_it(serve
 
     assert asyncio.run(scenario()) == (status_hub.TOP, False)
     assert server.stats()["polls"] == 0  # nobody was asked about alone
+
+
+def test_a_trigger_alone_new_to_the_model_learns_its_durations_from_a_page_for_no_extra_request(
+    apiframe_emulator_factory, monkeypatch
+):
+    from airflow_provider_apiframe.job_history import history_for
+
+    server = apiframe_emulator_factory(api_keys=(TEST_KEY,), job_duration=0.3)
+    monkeypatch.setenv("AIRFLOW_CONN_APIFRAME_DEFAULT", connection_uri(server.url))
+    earlier = submit([f"earlier {i}" for i in range(6)])
+    time.sleep(1.0)
+    [job_id] = submit(["koi"])
+    before = server.stats()
+    event = asyncio.run(first_event(trigger(job_id)))
+    after = server.stats()
+    assert event["status"] == "success" and len(earlier) == 6
+    assert (after["list_requests"] - before["list_requests"], after["polls"] - before["polls"]) == (1, 0)
+    assert history_for("imagen-4").known_durations == 7

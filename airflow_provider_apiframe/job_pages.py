@@ -1,0 +1,66 @@
+"""
+``GET /v2/jobs`` pages: how to ask for one, how to read one, and what its finished jobs teach.
+
+A page answers for up to 100 jobs in one request, and every finished job on it carries its model's
+real duration; the triggerer's status hub and a worker's blocking wait both read pages this way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from airflow_provider_apiframe.exceptions import ApiframeError, ApiframeTransientError
+from airflow_provider_apiframe.job_history import history_for
+from airflow_provider_apiframe.jobs import Job, parse_job
+from airflow_provider_apiframe.transport import ApiRequest
+
+PAGE_SIZE = 100
+# Finished jobs already taught to the model history, so that each counts once however many pages show it.
+LEARNED_KEPT = 4096
+
+
+@dataclass
+class Page:
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+def page_request(cursor: str | None = None, model: str | None = None) -> ApiRequest:
+    """The newest page (no cursor) or the one after ``cursor``, of ``model``'s jobs if given."""
+    query: dict[str, Any] = {"limit": PAGE_SIZE}
+    if cursor:
+        query["cursor"] = cursor
+    if model:
+        query["model"] = model
+    return ApiRequest("GET", f"/v2/jobs?{urlencode(query)}")
+
+
+def parse_page(body: Any) -> Page:
+    if not isinstance(body, dict) or not isinstance(body.get("jobs"), list):
+        raise ApiframeTransientError(f"GET /v2/jobs answered without a list of jobs: {str(body)[:200]}")
+    jobs = []
+    for item in body["jobs"]:
+        with contextlib.suppress(ApiframeError):
+            jobs.append(parse_job(item))
+    cursor = body.get("nextCursor")
+    more = body.get("hasMore")
+    return Page(jobs, cursor if isinstance(cursor, str) and cursor and more is not False else None)
+
+
+class DurationLearner:
+    """Teaches the model histories the durations of finished jobs seen on pages, each job once."""
+
+    def __init__(self) -> None:
+        self._learned: OrderedDict[str, None] = OrderedDict()
+
+    def learn(self, job: Job) -> None:
+        if job.duration is None or job.id in self._learned:
+            return
+        self._learned[job.id] = None
+        if len(self._learned) > LEARNED_KEPT:
+            self._learned.popitem(last=False)
+        history_for(job.model).record(job.duration)
