@@ -30,6 +30,9 @@ NEIGHBOURS = 12
 # points), so that twenty jobs describe a smooth distribution, tails included, not twenty points.
 KERNEL = ((-2.0, 0.135), (-1.0, 0.607), (0.0, 1.0), (1.0, 0.607), (2.0, 0.135))
 MIN_BANDWIDTH = 0.03
+# A job older than all but this share of the model's (smoothed) durations is late: they no longer place
+# its end (the jobs learned first are the short ones, and a tail of a few is noise).
+TAIL_SHARE = 0.05
 # How near a known duration must be to an end to vouch for it.
 DENSITY_WINDOW = 0.1
 
@@ -122,26 +125,31 @@ class ModelHistory:
         Likely ages at which a job of this model, ``age`` seconds old and still running, ends.
 
         Returns (end age, weight) pairs sorted by end age, weights summing to 1; empty when the history
-        says nothing useful (too little learned, or the job outlived every likely end). Where the job
-        has shown progress and the model's misses near that progress are known, its own pace corrected
-        by each of them; otherwise the model's known durations longer than ``age``.
+        says nothing useful about this job: too little learned, or the job outlived nearly every likely
+        end (it is then late, and polled as such). A job that has shown no progress is placed by the
+        model's durations longer than ``age``; one that has, by its own pace corrected by the misses
+        learned near its progress, each end weighed by how usual that length is for the model. Without
+        learned misses its own pace tells more than durations blind to its progress: empty.
         """
         prediction = pace_prediction(readings)
-        if prediction is not None:
-            misses = self._misses_near(prediction)
-            paced = sorted(end for end in map(prediction.corrected, misses) if end > age)
-            if len(misses) >= MIN_SAMPLES:
-                if not paced:
-                    return []  # the job outlived every corrected end: nothing learned tells its end
-                # Each corrected end weighed by how usual a job of that length is for the model; where
-                # none is usual at all (a pace from a few per cent says little), the durations tell.
-                weights = [self._duration_density(end) for end in paced]
-                total = sum(weights)
-                if total > 0:
-                    return [(end, w / total) for end, w in zip(paced, weights, strict=True) if w > 0]
-                if self.known_durations < MIN_SAMPLES:
-                    return [(end, 1.0 / len(paced)) for end in paced]
-        return self._durations_beyond(age)
+        if prediction is None:
+            return self._durations_beyond(age)
+        misses = self._misses_near(prediction)
+        if len(misses) < MIN_SAMPLES:
+            return []
+        paced = sorted(end for end in map(prediction.corrected, misses) if end > age)
+        if not paced:
+            return []
+        weights = [self._duration_density(end) for end in paced]
+        total = sum(weights)
+        if total > 0:
+            return [(end, w / total) for end, w in zip(paced, weights, strict=True) if w > 0]
+        # No known duration vouches for any of them (a pace from a few per cent says little).
+        return (
+            self._durations_beyond(age)
+            if self.known_durations >= MIN_SAMPLES
+            else [(end, 1.0 / len(paced)) for end in paced]
+        )
 
     def _duration_density(self, end: float) -> float:
         """The weight of the model's smoothed durations within a few per cent of ``end`` (1 if unknown)."""
@@ -174,7 +182,9 @@ class ModelHistory:
         smoothed = self._smoothed_durations()
         kept = smoothed[bisect.bisect_right(smoothed, (age, math.inf)) :]
         total = sum(weight for _, weight in kept)
-        return [(end, weight / total) for end, weight in kept] if total > 0 else []
+        if total <= TAIL_SHARE * sum(weight for _, weight in smoothed):
+            return []  # longer than nearly every job of the model: the tail says little
+        return [(end, weight / total) for end, weight in kept]
 
 
 def _smooth(durations: Sequence[float]) -> list[tuple[float, float]]:

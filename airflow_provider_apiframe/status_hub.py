@@ -166,7 +166,8 @@ class StatusHub:
                     waiter.answer(ApiframeTransientError(f"status round failed: {error}"))
 
     def _on_a_page(self, waiter: Waiter) -> bool:
-        return waiter.page is not None and not waiter.unlisted and self.list_supported
+        """Whether the waiter is answered with its page (and so at the page's pace), not by id."""
+        return waiter.page is not None and not waiter.unlisted and self._listing()
 
     def _pages_ready_at(self, waiting: list[Waiter]) -> dict[str, float]:
         """When each page's waiters, together, have asked for one poll's worth of news."""

@@ -6,9 +6,10 @@ needs minutes per progress shape. This replays the same decisions without any of
 the emulator's own ``CoursePlanner`` and ``Job.progress_at`` say (lognormal lengths, a random share spent
 QUEUED, the same progress shapes), and each poll is ``JobWatch.after_poll`` on what the API would answer at
 that instant. Every job is waited for alone; "cold" is a fresh process (nothing learned), "learned" one
-that has waited for ``--learn-from`` jobs of the model first. Printed per shape, side by side: requests
-per image (submit included) and p50/p95 detection delay, for ours, the vendor SDK's schedule and an
-HttpSensor poking every 5 s.
+that has waited for ``--learn-from`` jobs of the model first, "paged" one that only read their durations
+(as the first page of the model's finished jobs teaches a fresh process). Printed per shape, side by
+side: requests per image (submit included) and p50/p95 detection delay, for ours, the vendor SDK's
+schedule and an HttpSensor poking every 5 s.
 
     .venvs/airflow-3.3/bin/python benchmarks/waiting_policy.py --jobs 2000
 """
@@ -25,7 +26,7 @@ from typing import Any
 from airflow_provider_apiframe.emulator.jobs import Job as EmulatedJob
 from airflow_provider_apiframe.emulator.jobs import JobStatus as EmulatedStatus
 from airflow_provider_apiframe.emulator.progress import SHAPES, CoursePlanner
-from airflow_provider_apiframe.job_history import forget_all
+from airflow_provider_apiframe.job_history import forget_all, history_for
 from airflow_provider_apiframe.jobs import Job, JobStatus
 from airflow_provider_apiframe.polling import JobWatch
 
@@ -130,14 +131,20 @@ def run_shape(shape: str, args: argparse.Namespace) -> dict[str, dict[str, float
     for job in measured:
         forget_all()
         cold.append(wait_ours(job))
-    learned = []
+    paged, learned = [], []
     for number, job in enumerate(measured):
+        earlier = jobs(planner, args.learn_from, EPOCH - 1e7 * (number + 1))
         forget_all()
-        for earlier in jobs(planner, args.learn_from, EPOCH - 1e7 * (number + 1)):
-            wait_ours(earlier)
+        for done in earlier:  # what a page of the model's finished jobs teaches: their durations
+            history_for(MODEL).record(done.duration)
+        paged.append(wait_ours(job))
+        forget_all()
+        for done in earlier:
+            wait_ours(done)
         learned.append(wait_ours(job))
     return {
         "ours, cold": summary(cold),
+        "ours, paged": summary(paged),
         "ours, learned": summary(learned),
         "vendor SDK": summary([wait_on_schedule(job, vendor_sdk) for job in measured]),
         "HttpSensor 5 s": summary([wait_on_schedule(job, http_sensor) for job in measured]),

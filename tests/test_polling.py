@@ -225,3 +225,19 @@ def test_durations_spread_into_a_smooth_estimate_with_tails():
     # Not only the two values seen: ends between and beyond them are likely too.
     assert min(ends) < 8.0 and max(ends) > 12.0 and any(8.5 < end < 11.5 for end in ends)
     assert sum(weight for _, weight in estimate) == pytest.approx(1.0)
+
+
+def test_a_job_older_than_nearly_every_known_one_is_late_not_placed_by_the_tail():
+    learn("short", [1.0 + 0.01 * i for i in range(20)], shape=None)
+    assert history_for("short").end_estimate(0.5)
+    # The jobs learned first are often the short ones: their kernel's tail must not have a long job
+    # polled every 0.8 s.
+    assert history_for("short").end_estimate(3.0) == []
+    w = watch(model="short", deadline=1000.0)
+    w.polls = 1
+    assert w.first_delay(30.0) >= 0.15 * 30.0 - 1e-9
+
+
+def test_a_pace_without_learned_misses_is_not_overruled_by_durations_blind_to_progress():
+    learn("paged", [2.0] * 20, shape=None)  # durations only, as a page teaches them
+    assert history_for("paged").end_estimate(1.0, [(1.0, 10)]) == []

@@ -155,3 +155,21 @@ def test_a_trigger_alone_new_to_the_model_learns_its_durations_from_a_page_for_n
     assert event["status"] == "success" and len(earlier) == 6
     assert (after["list_requests"] - before["list_requests"], after["polls"] - before["polls"]) == (1, 0)
     assert history_for("imagen-4").known_durations == 7
+
+
+def test_a_trigger_alone_polls_by_id_at_its_own_pace_once_a_page_taught_its_model(
+    apiframe_emulator_factory, monkeypatch
+):
+    server = apiframe_emulator_factory(api_keys=(TEST_KEY,), job_duration=0.3)
+    monkeypatch.setenv("AIRFLOW_CONN_APIFRAME_DEFAULT", connection_uri(server.url))
+    submit([f"earlier {i}" for i in range(6)])
+    time.sleep(1.0)
+    [job_id] = submit(["koi [duration:12]"])
+    before = server.stats()
+    event = asyncio.run(first_event(trigger(job_id)))
+    after = server.stats()
+    assert event["status"] == "success"
+    # The first poll read a page (and learned six durations); the rest went by id, each when the wait
+    # asked for it, not at once because a page had been fetched long before.
+    assert after["list_requests"] - before["list_requests"] == 1
+    assert 1 <= after["polls"] - before["polls"] <= 8
