@@ -6,11 +6,16 @@ connection at it, runs each DAG with ``airflow dags test`` (which also runs the 
 prints a short summary: each DAG's outcome, the images written with their model, size and prompt, and a
 contact sheet of them all (an HTML page and a PNG). Airflow's own log goes to a file the summary names,
 and its last lines are printed when a DAG fails. Needs the package installed with its ``emulator`` extra.
+
+``airflow db migrate`` and each ``airflow dags test`` are Airflow's own CLI commands, run one after the
+other in a single Airflow process (this script, started again with ``--airflow-steps``): Airflow's import
+and its first task's setup are paid once, not once per DAG.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -44,24 +49,73 @@ def airflow_env(home: Path, url: str, api_key: str, output: Path) -> dict[str, s
 def run_dags(dags: list[str], url: str, api_key: str, output: Path, home: Path, log: Path) -> None:
     """Each DAG with ``airflow dags test``, Airflow's output appended to ``log``; a line per DAG here."""
     env = airflow_env(home, url, api_key, output)
-    airflow = str(Path(sys.executable).parent / "airflow")
     home.mkdir(parents=True, exist_ok=True)
     log.parent.mkdir(parents=True, exist_ok=True)
+    steps = [("airflow db migrate", ["db", "migrate"])]
+    steps += [(dag_id, ["dags", "test", dag_id]) for dag_id in dags]
+    status_read, status_write = os.pipe()
+    command = [sys.executable, __file__, "--airflow-steps", json.dumps(steps)]
     with log.open("w") as handle:
-        steps = [("airflow db migrate", [airflow, "db", "migrate"])]
-        steps += [(dag_id, [airflow, "dags", "test", dag_id]) for dag_id in dags]
-        for name, command in steps:
-            print(f"  {name:40s}", end=" ", flush=True)
-            handle.write(f"\n=== {' '.join(command[1:])} ===\n")
-            handle.flush()
-            started = time.monotonic()
-            done = subprocess.run(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
-            print(f"{'ok' if done.returncode == 0 else 'FAILED'} ({time.monotonic() - started:.0f} s)")
-            if done.returncode:
-                handle.flush()
-                tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
-                print(*tail, sep="\n")
-                raise SystemExit(f"{name} failed; Airflow's whole log: {log}")
+        airflow = subprocess.Popen(
+            [*command, "--status-fd", str(status_write)],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            pass_fds=(status_write,),
+        )
+        os.close(status_write)
+        running, failed, started = None, None, time.monotonic()
+        # The Airflow process tells when each step starts and how it ends, a line each.
+        with os.fdopen(status_read) as status:
+            for line in status:
+                event, name = line.rstrip("\n").split(" ", 1)
+                if event == "start":
+                    print(f"  {name:40s}", end=" ", flush=True)
+                    running, started = name, time.monotonic()
+                else:
+                    print(f"{'ok' if event == 'ok' else 'FAILED'} ({time.monotonic() - started:.0f} s)")
+                    running, failed = None, None if event == "ok" else name
+        returncode = airflow.wait()
+    if running:  # the process died in the middle of a step
+        print(f"FAILED ({time.monotonic() - started:.0f} s)")
+    failed = failed or running or (f"Airflow (exit code {returncode})" if returncode else None)
+    if failed:
+        tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        print(*tail, sep="\n")
+        raise SystemExit(f"{failed} failed; Airflow's whole log: {log}")
+
+
+def airflow_steps(steps: list[tuple[str, list[str]]], status_fd: int) -> int:
+    """
+    Run Airflow CLI commands one after the other in this process, as ``airflow <args>`` would run each;
+    stop at the first that fails. Output goes where this process's goes; ``start NAME`` and then ``ok
+    NAME`` or ``failed NAME`` go to ``status_fd``. Environment: AIRFLOW_HOME and the rest of Airflow's.
+    """
+    import traceback
+
+    from airflow.__main__ import main as airflow_main
+
+    with os.fdopen(status_fd, "w", buffering=1) as status:
+        for name, args in steps:
+            status.write(f"start {name}\n")
+            print(f"\n=== {' '.join(args)} ===", flush=True)
+            sys.argv = ["airflow", *args]
+            try:
+                airflow_main()
+                ok = True
+            except SystemExit as exit_:
+                ok = exit_.code in (None, 0)
+                if not ok:
+                    print(f"airflow {' '.join(args)} exited: {exit_.code}", file=sys.stderr)
+            except Exception:
+                traceback.print_exc()
+                ok = False
+            sys.stdout.flush()
+            sys.stderr.flush()
+            status.write(f"{'ok' if ok else 'failed'} {name}\n")
+            if not ok:
+                return 1
+    return 0
 
 
 def summarize(output: Path, url: str, api_key: str, log: Path) -> None:
@@ -85,7 +139,12 @@ def main() -> None:
     parser.add_argument("--api-key", default=DEMO_KEY)
     parser.add_argument("--airflow-home", type=Path, help="default: a fresh temporary folder")
     parser.add_argument("--job-duration", type=float, default=3.0)
+    # Internal: this script as the Airflow process of run_dags.
+    parser.add_argument("--airflow-steps", help=argparse.SUPPRESS)
+    parser.add_argument("--status-fd", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.airflow_steps:
+        sys.exit(airflow_steps(json.loads(args.airflow_steps), args.status_fd))
     dags = args.dag or DEFAULT_DAGS
     output = args.output.resolve()
     log = output / "airflow.log"

@@ -48,6 +48,7 @@ def venv(series: str) -> Path:
     ).hexdigest()
     stamp = path / ".installed"
     if stamp.exists() and stamp.read_text() == stamp_value:
+        compile_bytecode(path)  # for an environment built before this step was added
         return path
     tool = uv()
     # The interpreter running this script: uv must not try to download one (only PyPI is reachable).
@@ -66,7 +67,31 @@ def venv(series: str) -> Path:
         env=env,
     )
     stamp.write_text(stamp_value)
+    compile_bytecode(path)
     return path
+
+
+def compile_bytecode(path: Path) -> None:
+    """
+    Compile the environment's installed modules once, as pip does at install (uv leaves it to imports).
+
+    Where PYTHONDONTWRITEBYTECODE is set (as in many containers) an import never caches what it compiled,
+    and every Airflow process the suite starts (CLI commands, scheduler, triggerer, API server, task
+    runners: dozens) would compile Airflow from source again, seconds each.
+    """
+    marker = path / ".bytecode"
+    if marker.exists():
+        return
+    python = f"python{sys.version_info.major}.{sys.version_info.minor}"  # the environment's, as built above
+    site_packages = path / "lib" / python / "site-packages"
+    print(f"+ compiling the modules in {site_packages}", flush=True)
+    # Not checked: a few packages ship files that are not meant to compile (templates, old syntax).
+    subprocess.run(
+        [path / "bin" / "python", "-m", "compileall", "-q", "-q", "-j", "0", site_packages],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    marker.touch()
 
 
 def system_programs() -> None:

@@ -16,6 +16,10 @@ import time
 from pathlib import Path
 
 AIRFLOW_3 = not __import__("airflow").__version__.startswith("2.")
+# Each its own process; Airflow 2 has no API server, and its scheduler parses the DAGs itself.
+COMPONENTS = (
+    ["api-server", "dag-processor", "scheduler", "triggerer"] if AIRFLOW_3 else ["scheduler", "triggerer"]
+)
 
 
 def free_port() -> int:
@@ -82,7 +86,8 @@ class AirflowCluster:
             descendants = psutil.Process(process.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             descendants = []
-        os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # a group already gone
+            os.killpg(process.pid, signal.SIGKILL)
         for child in descendants:
             with contextlib.suppress(psutil.NoSuchProcess):
                 child.kill()
@@ -91,14 +96,17 @@ class AirflowCluster:
 
     def __enter__(self) -> AirflowCluster:
         self.cli("db", "migrate")
-        components = (
-            ["api-server", "dag-processor", "scheduler", "triggerer"]
-            if AIRFLOW_3
-            else ["scheduler", "triggerer"]
-        )
-        for component in components:
-            self.start(component)
+        self.start_stopped()
         return self
+
+    def start_stopped(self) -> None:
+        """Start every component that is not running (all of them, the first time)."""
+        for component in COMPONENTS:
+            process = self.processes.get(component)
+            if process is not None and process.poll() is not None:
+                self.kill(component)  # whatever it left behind
+            if component not in self.processes:
+                self.start(component)
 
     def __exit__(self, *exc: object) -> None:
         for component in list(self.processes):

@@ -138,12 +138,13 @@ LINKED_TASKS = {
     ("example_apiframe_sensor", "wait_for_job", -1),
     ("example_apiframe_decorator", "travel_poster", 0),
 }
-LINK_ON_AIRFLOW_2 = """
-import sys
+# Every task's link in one process: (dag_id, task_id, run_id, map_index) rows in, a link a line out.
+LINKS_ON_AIRFLOW_2 = """
+import json, sys
 from airflow.models.taskinstancekey import TaskInstanceKey
 from airflow_provider_apiframe.links import ApiframeImageLink
-dag_id, task_id, run_id, map_index = sys.argv[1:]
-print(ApiframeImageLink().get_link(None, ti_key=TaskInstanceKey(dag_id, task_id, run_id, 1, int(map_index))))
+for dag_id, task_id, run_id, map_index in json.loads(sys.argv[1]):
+    print(ApiframeImageLink().get_link(None, ti_key=TaskInstanceKey(dag_id, task_id, run_id, 1, map_index)))
 """
 
 
@@ -166,20 +167,22 @@ def test_every_task_links_to_its_first_image(dag_runs):
         (d, t, m, k): (run_id, json.loads(v) if isinstance(v, str | bytes) else v)
         for d, t, m, run_id, k, v in rows
     }
-    for dag_id, task_id, map_index in LINKED_TASKS:
-        run_id, result = values[dag_id, task_id, map_index, "return_value"]
-        if airflow_version.startswith("2."):
-            # Airflow 2's webserver asks the link class itself when the page is drawn.
-            link = subprocess.run(
-                [sys.executable, "-c", LINK_ON_AIRFLOW_2, dag_id, task_id, run_id, str(map_index)],
-                capture_output=True,
-                text=True,
-                env={**os.environ, "AIRFLOW_HOME": str(home)},
-                check=True,
-            ).stdout.strip()
-        else:
-            # Airflow 3's task runner stores each link when the task ends; the API server reads it back.
-            link = values[dag_id, task_id, map_index, "_link_ApiframeImageLink"][1]
+    tasks = sorted(LINKED_TASKS)
+    if airflow_version.startswith("2."):
+        # Airflow 2's webserver asks the link class itself when the page is drawn.
+        keys = [(d, t, values[d, t, m, "return_value"][0], m) for d, t, m in tasks]
+        links = subprocess.run(
+            [sys.executable, "-c", LINKS_ON_AIRFLOW_2, json.dumps(keys)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "AIRFLOW_HOME": str(home)},
+            check=True,
+        ).stdout.splitlines()
+    else:
+        # Airflow 3's task runner stores each link when the task ends; the API server reads it back.
+        links = [values[d, t, m, "_link_ApiframeImageLink"][1] for d, t, m in tasks]
+    for (dag_id, task_id, map_index), link in zip(tasks, links, strict=True):
+        _, result = values[dag_id, task_id, map_index, "return_value"]
         assert link == _first_image(result), (dag_id, task_id)
 
 

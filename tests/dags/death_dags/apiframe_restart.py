@@ -1,4 +1,8 @@
-"""DAGs for tests/dags/test_process_deaths.py: a triggerer or a worker dies while jobs run."""
+"""
+DAGs for tests/dags/test_process_deaths.py: a triggerer or a worker dies while jobs run.
+
+The tests share one Airflow; each DAG reaches its own emulator through a connection named after it.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,12 @@ from airflow_provider_apiframe.operators.batch import ImagenBatchGenerateOperato
 from airflow_provider_apiframe.operators.imagen import ImagenGenerateOperator
 
 with DAG(dag_id="apiframe_restart", start_date=datetime(2026, 1, 1), schedule=None, catchup=False):
-    generate = ImagenGenerateOperator(task_id="generate", prompt="koi through a restart", poll_interval=1.0)
+    generate = ImagenGenerateOperator(
+        task_id="generate",
+        prompt="koi through a restart",
+        poll_interval=1.0,
+        apiframe_conn_id="apiframe_restart",
+    )
 
     @task
     def record(urls: list[str]) -> None:
@@ -37,6 +46,7 @@ with DAG(dag_id="apiframe_worker_killed", start_date=datetime(2026, 1, 1), sched
     KilledOnFirstTry(
         task_id="generate",
         prompt="koi through a killed worker",
+        apiframe_conn_id="apiframe_worker_killed",
         deferrable=False,
         poll_interval=1.0,
         retries=1,
@@ -60,6 +70,7 @@ with DAG(dag_id="apiframe_batch_deaths", start_date=datetime(2026, 1, 1), schedu
     BatchKilledOnFirstTry(
         task_id="generate",
         prompts=BATCH_ROWS,
+        apiframe_conn_id="apiframe_batch_deaths",
         poll_interval=1.0,
         retries=1,
         retry_delay=timedelta(seconds=0),
