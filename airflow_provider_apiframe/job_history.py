@@ -1,18 +1,21 @@
 """
-What a process learns about each model's jobs: how long they take, and how far to trust their pace.
+What a process learns about each model's jobs: how long they take, and what their progress says.
 
 Every finished job a process sees (its own, or any on a ``GET /v2/jobs`` page) teaches its model's
 duration, from the API's own ``createdAt`` and ``completedAt``. A job this process waited for also
-teaches how its progress misled: at each reading, the end its pace so far predicted against the end
-that came. Front-loaded progress (the pace promises an early end), coarse steps, a stall at 99, or time
-spent QUEUED before any progress (the pace from creation promises a late end) each leave their own
-pattern of such misses, learned per model and per progress, and ``ModelHistory.end_estimate`` corrects
-a running job's own pace by them.
+teaches, for each progress value it showed, how far through its life it was then (the reading's age
+over the job's duration). ``ModelHistory.end_estimate`` turns a running job's readings into likely end
+ages by Bayes' rule on a grid: the model's durations as the prior, and for each reading the share of
+learned readings of that progress at that point of a job's life, over the share of all readings there
+(the polls' own timing would otherwise count as evidence). Nothing assumes a shape: front-loaded
+progress, coarse steps, a stall at 99, or a random time QUEUED (a reading of 0) are each read for what
+they were seen to mean.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import statistics
 import threading
@@ -23,9 +26,17 @@ from dataclasses import dataclass
 # Enough finished jobs (or readings) to trust what they say; before that a job is paced on its own.
 MIN_SAMPLES = 5
 DURATIONS_KEPT = 256
-MISSES_KEPT = 1024
-# How many learned misses, of the readings nearest in progress, correct one prediction.
-NEIGHBOURS = 12
+FRACTIONS_KEPT = 1024
+# How many learned readings (the newest of that progress, then of the nearest) weigh each reading of
+# a running job; more blur it, fewer make it noisy.
+FRACTIONS_PER_PROGRESS = NEIGHBOURS = 12
+# The newest readings of distinct progress that a job's estimate multiplies; older ones add little.
+READINGS_USED = 3
+# Half-width, in log of the life's share, of what counts as "at that point of a job's life".
+FRACTION_WINDOW = 0.05
+# Spacing, in log of the end age, of the grid an estimate is worked out on (and its size at most).
+GRID_STEP = 0.01
+GRID_POINTS = 400
 # Each known duration stands for a small log-normal spread around it (weights of a normal at these
 # points), so that twenty jobs describe a smooth distribution, tails included, not twenty points.
 KERNEL = ((-2.0, 0.135), (-1.0, 0.607), (0.0, 1.0), (1.0, 0.607), (2.0, 0.135))
@@ -52,10 +63,6 @@ class PacePrediction:
     # Paced from the job's creation (one reading), not between two readings.
     from_creation: bool
 
-    def corrected(self, miss: float) -> float:
-        """The end age had the remaining time been ``miss`` times what the pace said."""
-        return self.anchor_age + miss * (self.end_age - self.anchor_age)
-
 
 def pace_prediction(readings: Sequence[Reading]) -> PacePrediction | None:
     """
@@ -77,39 +84,45 @@ def pace_prediction(readings: Sequence[Reading]) -> PacePrediction | None:
     return PacePrediction(anchor[0], anchor[1], anchor[0] + (100 - anchor[1]) / pace, base is None)
 
 
+@dataclass(frozen=True)
+class _Smoothed:
+    """Smoothed durations sorted by end age, with running totals of their weights."""
+
+    ends: list[float]
+    cumulative: list[float]
+
+    def weight_between(self, low: float, high: float) -> float:
+        lo, hi = bisect.bisect_left(self.ends, low), bisect.bisect_right(self.ends, high)
+        return (self.cumulative[hi - 1] if hi else 0.0) - (self.cumulative[lo - 1] if lo else 0.0)
+
+
 class ModelHistory:
-    """Durations and pace misses of one model's finished jobs, bounded in memory, thread-safe."""
+    """Durations and progress readings of one model's finished jobs, bounded in memory, thread-safe."""
 
     def __init__(self) -> None:
         self._durations: deque[float] = deque(maxlen=DURATIONS_KEPT)
-        # (from creation, progress, miss): remaining time as it came over remaining time as predicted
-        self._misses: deque[tuple[bool, int, float]] = deque(maxlen=MISSES_KEPT)
-        # The durations spread by the kernel, sorted by end age; rebuilt after a new duration.
-        self._smoothed: list[tuple[float, float]] | None = None
+        # log(age / duration) of the readings of each progress value, and of all readings
+        self._by_progress: dict[int, deque[float]] = {}
+        self._fractions: deque[float] = deque(maxlen=FRACTIONS_KEPT)
+        self._moved = False
+        # Rebuilt lazily after something new is learned.
+        self._smoothed: _Smoothed | None = None
+        self._sorted_fractions: list[float] | None = None
         self._lock = threading.Lock()
 
     def record(self, duration: float, readings: Sequence[Reading] = ()) -> None:
         """A finished job: its duration, and the (age, progress) readings seen while it ran."""
         if not duration > 0 or not math.isfinite(duration):
             return
-        misses = []
-        for seen in range(1, len(readings) + 1):
-            prediction = pace_prediction(readings[:seen])
-            if prediction is None or prediction.anchor_age != readings[seen - 1][0]:
-                continue  # no pace yet, or a repeat of a value already learned from
-            predicted = prediction.end_age - prediction.anchor_age
-            if predicted > 0 and duration >= prediction.anchor_age:
-                misses.append(
-                    (
-                        prediction.from_creation,
-                        prediction.progress,
-                        (duration - prediction.anchor_age) / predicted,
-                    )
-                )
+        learned = [(progress, math.log(age / duration)) for age, progress in readings if 0 < age < duration]
         with self._lock:
             self._durations.append(duration)
-            self._misses.extend(misses)
+            for progress, fraction in learned:
+                self._by_progress.setdefault(progress, deque(maxlen=FRACTIONS_PER_PROGRESS)).append(fraction)
+                self._fractions.append(fraction)
+                self._moved = self._moved or progress > 0
             self._smoothed = None
+            self._sorted_fractions = None
 
     @property
     def known_durations(self) -> int:
@@ -118,80 +131,125 @@ class ModelHistory:
     @property
     def reports_progress(self) -> bool:
         """Whether this model's jobs were seen reporting progress (a reading is then worth a poll)."""
-        return bool(self._misses)
+        return self._moved
 
     def end_estimate(self, age: float, readings: Sequence[Reading] = ()) -> Estimate:
         """
         Likely ages at which a job of this model, ``age`` seconds old and still running, ends.
 
         Returns (end age, weight) pairs sorted by end age, weights summing to 1; empty when the history
-        says nothing useful about this job: too little learned, or the job outlived nearly every likely
-        end (it is then late, and polled as such). A job that has shown no progress is placed by the
-        model's durations longer than ``age``; one that has, by its own pace corrected by the misses
-        learned near its progress, each end weighed by how usual that length is for the model. Without
-        learned misses its own pace tells more than durations blind to its progress: empty.
+        says nothing useful about this job: too little learned, readings that fit nothing learned, or a
+        job that outlived nearly every likely end (it is then late, and polled as such). Without learned
+        readings a job that shows progress is paced on its own: durations blind to its progress would
+        overrule what it tells.
         """
-        prediction = pace_prediction(readings)
-        if prediction is None:
+        if len(self._fractions) >= MIN_SAMPLES and readings:
+            return self._posterior(age, _first_of_each_progress(readings)[-READINGS_USED:])
+        if pace_prediction(readings) is None:
             return self._durations_beyond(age)
-        misses = self._misses_near(prediction)
-        if len(misses) < MIN_SAMPLES:
-            return []
-        paced = sorted(end for end in map(prediction.corrected, misses) if end > age)
-        if not paced:
-            return []
-        weights = [self._duration_density(end) for end in paced]
-        total = sum(weights)
-        if total > 0:
-            return [(end, w / total) for end, w in zip(paced, weights, strict=True) if w > 0]
-        # No known duration vouches for any of them (a pace from a few per cent says little).
-        return (
-            self._durations_beyond(age)
-            if self.known_durations >= MIN_SAMPLES
-            else [(end, 1.0 / len(paced)) for end in paced]
-        )
+        return []
 
-    def _duration_density(self, end: float) -> float:
-        """The weight of the model's smoothed durations within a few per cent of ``end`` (1 if unknown)."""
+    def _posterior(self, age: float, readings: Sequence[Reading]) -> Estimate:
+        likelihoods = [(math.log(at), self._fractions_near(progress)) for at, progress in readings]
+        every = self._all_fractions()
+        # The latest end any reading allows: its age over the smallest share of life it was seen at.
+        upper = max(log_at - fractions[0] for log_at, fractions in likelihoods) + 2 * FRACTION_WINDOW
+        span = upper - math.log(age) if age > 0 else 0.0
+        if span <= 0:
+            return []
+        points = min(GRID_POINTS, max(1, math.ceil(span / GRID_STEP)))
         smoothed = self._smoothed_durations()
-        if not smoothed:
-            return 1.0
-        lo = bisect.bisect_left(smoothed, (end * (1 - DENSITY_WINDOW), -math.inf))
-        hi = bisect.bisect_right(smoothed, (end * (1 + DENSITY_WINDOW), math.inf))
-        return sum(weight for _, weight in smoothed[lo:hi])
+        estimate = []
+        for i in range(points):
+            log_end = upper - span * (points - i - 0.5) / points
+            weight = _density(smoothed, math.exp(log_end))
+            for log_at, fractions in likelihoods:
+                if weight <= 0:
+                    break
+                # P(progress | share of life) by Bayes: P(share | progress) / P(share), as seen
+                weight *= _share_near(fractions, log_at - log_end) / (
+                    _share_near(every, log_at - log_end) + 1 / len(every)
+                )
+            if weight > 0:
+                estimate.append((math.exp(log_end), weight))
+        total = sum(weight for _, weight in estimate)
+        return [(end, weight / total) for end, weight in estimate]
 
-    def _misses_near(self, prediction: PacePrediction) -> list[float]:
+    def _fractions_near(self, progress: int) -> list[float]:
+        """The learned shares of life (log) of the readings nearest in progress, sorted."""
+        near: list[float] = []
         with self._lock:
-            alike = [
-                (abs(p - prediction.progress), miss)
-                for kind, p, miss in self._misses
-                if kind == prediction.from_creation
-            ]
-        alike.sort(key=lambda pair: pair[0])
-        return [miss for _, miss in alike[:NEIGHBOURS]]
+            for distance in itertools.count():
+                if len(near) >= NEIGHBOURS or distance > 100:
+                    break
+                for value in {progress - distance, progress + distance}:
+                    newest_first = reversed(self._by_progress.get(value, ()))
+                    near.extend(itertools.islice(newest_first, NEIGHBOURS - len(near)))
+        return sorted(near)
 
-    def _smoothed_durations(self) -> list[tuple[float, float]]:
+    def _all_fractions(self) -> list[float]:
+        with self._lock:
+            if self._sorted_fractions is None:
+                self._sorted_fractions = sorted(self._fractions)
+            return self._sorted_fractions
+
+    def _smoothed_durations(self) -> _Smoothed | None:
         with self._lock:
             if len(self._durations) < MIN_SAMPLES:
-                return []
+                return None
             if self._smoothed is None:
                 self._smoothed = _smooth(self._durations)
             return self._smoothed
 
     def _durations_beyond(self, age: float) -> Estimate:
         smoothed = self._smoothed_durations()
-        kept = smoothed[bisect.bisect_right(smoothed, (age, math.inf)) :]
-        total = sum(weight for _, weight in kept)
-        if total <= TAIL_SHARE * sum(weight for _, weight in smoothed):
+        if smoothed is None:
+            return []
+        first = bisect.bisect_right(smoothed.ends, age)
+        total = smoothed.cumulative[-1]
+        beyond = total - (smoothed.cumulative[first - 1] if first else 0.0)
+        if beyond <= TAIL_SHARE * total:
             return []  # longer than nearly every job of the model: the tail says little
-        return [(end, weight / total) for end, weight in kept]
+        previous = smoothed.cumulative[first - 1] if first else 0.0
+        estimate = []
+        for end, running in zip(smoothed.ends[first:], smoothed.cumulative[first:], strict=True):
+            estimate.append((end, (running - previous) / beyond))
+            previous = running
+        return estimate
 
 
-def _smooth(durations: Sequence[float]) -> list[tuple[float, float]]:
+def _first_of_each_progress(readings: Sequence[Reading]) -> list[Reading]:
+    """The reading where each progress value first showed: a repeat (a stall) adds only the job's age."""
+    seen: set[int] = set()
+    first = []
+    for reading in readings:
+        if reading[1] not in seen:
+            seen.add(reading[1])
+            first.append(reading)
+    return first
+
+
+def _share_near(sorted_logs: Sequence[float], centre: float) -> float:
+    """The share of ``sorted_logs`` within the fraction window of ``centre``."""
+    inside = bisect.bisect_right(sorted_logs, centre + FRACTION_WINDOW) - bisect.bisect_left(
+        sorted_logs, centre - FRACTION_WINDOW
+    )
+    return inside / len(sorted_logs)
+
+
+def _density(smoothed: _Smoothed | None, end: float) -> float:
+    """The weight of the model's smoothed durations within a few per cent of ``end`` (1 if unknown)."""
+    if smoothed is None:
+        return 1.0
+    return smoothed.weight_between(end * (1 - DENSITY_WINDOW), end * (1 + DENSITY_WINDOW))
+
+
+def _smooth(durations: Sequence[float]) -> _Smoothed:
     """Each duration spread over the kernel in log space, with a bandwidth by Silverman's rule."""
     logs = [math.log(d) for d in durations]
     bandwidth = max(MIN_BANDWIDTH, 1.06 * statistics.pstdev(logs) * len(logs) ** -0.2)
-    return sorted((math.exp(log + z * bandwidth), weight) for log in logs for z, weight in KERNEL)
+    spread = sorted((math.exp(log + z * bandwidth), weight) for log in logs for z, weight in KERNEL)
+    return _Smoothed([end for end, _ in spread], list(itertools.accumulate(weight for _, weight in spread)))
 
 
 def quantile(estimate: Sequence[tuple[float, float]], q: float) -> float:

@@ -102,6 +102,8 @@ class JobWatch:
         self.last_status: JobStatus | None = None
         self.progress: int | None = None
         self.sightings: list[Sighting] = []
+        # Whether the API has given this job's progress at all (a QUEUED job is a reading of 0 anyway).
+        self.shows_progress = False
         self.polls = 0
         # How often the job outlived the end its own pace predicted (where nothing learned predicts it).
         self.overruns = 0
@@ -144,7 +146,12 @@ class JobWatch:
         self.model = job.model or self.model
         if self._paced_end is not None and now >= self._paced_end:
             self.overruns += 1
-        self.progress = job.progress if job.progress is not None and 0 <= job.progress < 100 else None
+        self.shows_progress = self.shows_progress or job.progress is not None
+        if job.status is JobStatus.QUEUED:
+            # Whatever progress it shows: not started yet is a reading too, the far side of the start.
+            self.progress = 0
+        else:
+            self.progress = job.progress if job.progress is not None and 0 <= job.progress < 100 else None
         if self.progress is not None:
             self.sightings = [*self.sightings[-(SIGHTINGS_KEPT - 1) :], Sighting(now, self.progress)]
 
@@ -163,13 +170,9 @@ class JobWatch:
         readings = self._readings(self.created_at)
         estimate = history.end_estimate(age, readings)
         if estimate:
-            # Not held to poll_interval: that bounds the wait where nothing predicts the end.
-            if _moving(readings, history.reports_progress):
-                return estimate_delay(estimate, age, MIN_TOLERANCE)
-            if readings:
-                # On a plateau (a stall at 99): the job is polled ever more slowly, as when late.
-                return estimate_delay(estimate, age, self._late_delay(age))
-            return estimate_delay(estimate, age, None)
+            # Not held to poll_interval: that bounds the wait where nothing predicts the end. Where the
+            # model reports progress, a reading just before the end places it closely.
+            return estimate_delay(estimate, age, MIN_TOLERANCE if history.reports_progress else None)
         if self.polls == 0:
             return min(self.poll_interval, FIRST_POLL_AFTER - age)
         # Nothing learned says when the job ends (a new model, or a job longer than any seen): its own
@@ -189,7 +192,7 @@ class JobWatch:
         elif prediction is None and history.known_durations < MIN_SAMPLES:
             # No pace yet: a job that shows 0 % (QUEUED) is read again before its age doubles; one that
             # shows no progress at all is polled every poll_interval, as nothing tells its end.
-            delay = age if readings else self.poll_interval
+            delay = age if self.shows_progress else self.poll_interval
         else:
             delay = self._late_delay(age)
         return min(self.poll_interval, delay)
@@ -197,18 +200,6 @@ class JobWatch:
     @staticmethod
     def _late_delay(age: float) -> float:
         return max(MIN_TOLERANCE, LATE_SHARE * age)
-
-
-def _moving(readings: Sequence[Reading], reports_progress: bool) -> bool:
-    """
-    Whether the next reading is likely to tell more than "still running": the job's progress moved at
-    its latest reading (or, before any reading, its model reports progress). A job that showed the same
-    value twice sits on a plateau (a stall at 99, a coarse step) where readings say no more than a job
-    without progress does.
-    """
-    if not readings:
-        return reports_progress
-    return readings[-1][1] > max((progress for _, progress in readings[:-1]), default=-1)
 
 
 def terminal_event(job: Job) -> Event:

@@ -120,13 +120,15 @@ def test_history_is_per_model_and_learned_from_finished_jobs():
     assert history_for("b").known_durations == 0
 
 
-def test_queued_and_finished_progress_are_not_sightings():
+def test_a_queued_job_reads_0_and_a_running_one_without_progress_reads_nothing():
     w = watch()
+    # Not started yet tells where the job is in its life even where the API gives no progress.
     w.after_poll(job("QUEUED"), now=1.0)
-    assert w.sightings == []
+    w.after_poll(job("PROCESSING"), now=1.5)
+    assert w.sightings == [Sighting(1.0, 0)] and not w.shows_progress
     w.after_poll(job("PROCESSING", 40), now=2.0)
     w.after_poll(job("PROCESSING", 60), now=3.0)
-    assert w.sightings == [Sighting(2.0, 40), Sighting(3.0, 60)]
+    assert w.sightings == [Sighting(1.0, 0), Sighting(2.0, 40), Sighting(3.0, 60)] and w.shows_progress
 
 
 def test_first_poll_waits_for_a_fresh_job_but_not_for_a_resumed_one():
@@ -204,7 +206,7 @@ def test_where_the_model_reports_progress_the_first_poll_reads_it_soon_after_the
     assert 7.0 <= first <= 9.0
 
 
-def test_learned_misses_correct_a_pace_that_promises_an_early_end():
+def test_learned_readings_correct_a_pace_that_promises_an_early_end():
     # Front-loaded progress: 10 s jobs at 48 % after a fifth of their life and 65 % after three
     # tenths, so their pace says "done at 5 s" when 10 s is the truth.
     def front(share):
@@ -238,6 +240,19 @@ def test_a_job_older_than_nearly_every_known_one_is_late_not_placed_by_the_tail(
     assert w.first_delay(30.0) >= 0.15 * 30.0 - 1e-9
 
 
-def test_a_pace_without_learned_misses_is_not_overruled_by_durations_blind_to_progress():
+def test_a_pace_without_learned_readings_is_not_overruled_by_durations_blind_to_progress():
     learn("paged", [2.0] * 20, shape=None)  # durations only, as a page teaches them
     assert history_for("paged").end_estimate(1.0, [(1.0, 10)]) == []
+
+
+def test_a_job_still_queued_late_in_its_life_is_placed_among_the_long_ones():
+    # Jobs of 5 to 20 s that wait QUEUED for their first 30 %: one still QUEUED at 4.5 s is one of the
+    # longest (over 15 s), though the durations alone would expect many to end within seconds.
+    learn(
+        "queue",
+        [5.0 + 0.75 * i for i in range(21)],
+        shape=lambda share: max(0, int(99 * (share - 0.3) / 0.7)),
+    )
+    history = history_for("queue")
+    assert quantile(history.end_estimate(4.5), 0.04) < 8.0
+    assert quantile(history.end_estimate(4.5, [(4.5, 0)]), 0.04) > 13.0
