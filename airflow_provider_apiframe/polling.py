@@ -30,7 +30,7 @@ MIN_POLL_GAP = 0.5
 FIRST_POLL_AFTER = 2.0
 # Detection delay not worth another request: a poll comes this long after the earliest likely end
 # (or at the latest likely end, if that is sooner), so a reading there also places the end closely.
-MIN_TOLERANCE = 0.8
+MIN_TOLERANCE = 0.9
 # Where nothing but the model's durations tells the end, the delay tolerated grows with their spread.
 SPREAD_SHARE = 0.17
 # Polls are placed so that at most this share of the likely ends comes a tolerance or more before one.

@@ -61,7 +61,7 @@ SHAPES = ("linear", "front", "steps", "stall", "none")
 CONTENDERS = ("ours", "vendor SDK", "HttpSensor 5 s")
 # Alone, ours is measured twice: in a fresh process, and in one that first waited for this many jobs.
 LEARNED = "ours, learned"
-LEARN_FROM = 20
+LEARN_FROM = 100
 # The numbers are the output: Airflow's per-request log lines (it logs to stdout) would bury them.
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
 

@@ -155,7 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shape", action="append", choices=[s for s in SHAPES if s != "back"])
     parser.add_argument("--jobs", type=int, default=1000)
-    parser.add_argument("--learn-from", type=int, default=20)
+    parser.add_argument("--learn-from", type=int, default=100)
     parser.add_argument("--median", type=float, default=8.0)
     parser.add_argument("--sigma", type=float, default=0.4)
     parser.add_argument("--seed", type=int, default=7)
