@@ -9,7 +9,8 @@ that instant. Every job is waited for alone; "cold" is a fresh process (nothing 
 that has waited for ``--learn-from`` jobs of the model first, "paged" one that only read their durations
 (as the first page of the model's finished jobs teaches a fresh process). Printed per shape, side by
 side: requests per image (submit included) and p50/p95 detection delay, for ours, the vendor SDK's
-schedule and an HttpSensor poking every 5 s.
+schedule, an HttpSensor poking every 5 s, and a waiter that knows the emulator's model of a job
+(``waiting_bound.py``): roughly the best any policy could do on these jobs.
 
     .venvs/airflow-3.3/bin/python benchmarks/waiting_policy.py --jobs 2000
 """
@@ -22,6 +23,8 @@ import statistics
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
+
+from waiting_bound import ModelKnowingWaiter
 
 from airflow_provider_apiframe.emulator.jobs import Job as EmulatedJob
 from airflow_provider_apiframe.emulator.jobs import JobStatus as EmulatedStatus
@@ -142,12 +145,14 @@ def run_shape(shape: str, args: argparse.Namespace) -> dict[str, dict[str, float
         for done in earlier:
             wait_ours(done)
         learned.append(wait_ours(job))
+    knowing = ModelKnowingWaiter(shape, args.median, args.sigma)
     return {
         "ours, cold": summary(cold),
         "ours, paged": summary(paged),
         "ours, learned": summary(learned),
         "vendor SDK": summary([wait_on_schedule(job, vendor_sdk) for job in measured]),
         "HttpSensor 5 s": summary([wait_on_schedule(job, http_sensor) for job in measured]),
+        "knows the model": summary([knowing.wait(job, ROUND_TRIP) for job in measured]),
     }
 
 
