@@ -14,14 +14,19 @@ they were seen to mean.
 
 from __future__ import annotations
 
+import atexit
 import bisect
 import itertools
 import math
 import statistics
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_apiframe import history_file
 
 # Enough finished jobs (or readings) to trust what they say; before that a job is paced on its own.
 MIN_SAMPLES = 5
@@ -37,6 +42,9 @@ FRACTION_WINDOW = 0.05
 # Spacing, in log of the end age, of the grid an estimate is worked out on (and its size at most).
 GRID_STEP = 0.01
 GRID_POINTS = 400
+# A process keeps what it learned in the model's history file at most this often.
+SAVE_EVERY = 5.0
+SNAPSHOT_VERSION = 1
 # Each known duration stands for a small log-normal spread around it (weights of a normal at these
 # points), so that twenty jobs describe a smooth distribution, tails included, not twenty points.
 KERNEL = ((-2.0, 0.135), (-1.0, 0.607), (0.0, 1.0), (1.0, 0.607), (2.0, 0.135))
@@ -97,9 +105,15 @@ class _Smoothed:
 
 
 class ModelHistory:
-    """Durations and progress readings of one model's finished jobs, bounded in memory, thread-safe."""
+    """
+    Durations and progress readings of one model's finished jobs, bounded in memory, thread-safe.
 
-    def __init__(self) -> None:
+    With a ``model``, it starts from what earlier processes kept in the model's history file and keeps
+    what it learns there, at most every ``SAVE_EVERY`` seconds.
+    """
+
+    def __init__(self, model: str | None = None) -> None:
+        self.model = model
         self._durations: deque[float] = deque(maxlen=DURATIONS_KEPT)
         # log(age / duration) of the readings of each progress value, and of all readings
         self._by_progress: dict[int, deque[float]] = {}
@@ -109,6 +123,10 @@ class ModelHistory:
         self._smoothed: _Smoothed | None = None
         self._sorted_fractions: list[float] | None = None
         self._lock = threading.Lock()
+        self._saved_at = -math.inf
+        self._unsaved = False
+        if model is not None:
+            self._restore(history_file.load(model) or {})
 
     def record(self, duration: float, readings: Sequence[Reading] = ()) -> None:
         """A finished job: its duration, and the (age, progress) readings seen while it ran."""
@@ -123,6 +141,46 @@ class ModelHistory:
                 self._moved = self._moved or progress > 0
             self._smoothed = None
             self._sorted_fractions = None
+            self._unsaved = True
+        if time.monotonic() - self._saved_at >= SAVE_EVERY:
+            self.save()
+
+    def save(self) -> None:
+        """Keep what this process learned in the model's history file, if it learned anything new."""
+        with self._lock:
+            if self.model is None or not self._unsaved:
+                return
+            self._saved_at, self._unsaved = time.monotonic(), False
+            snapshot = self._snapshot()
+        history_file.save(self.model, snapshot)
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            "version": SNAPSHOT_VERSION,
+            "durations": list(self._durations),
+            "by_progress": {str(progress): list(shares) for progress, shares in self._by_progress.items()},
+            "fractions": list(self._fractions),
+        }
+
+    def _restore(self, snapshot: dict[str, Any]) -> None:
+        """What an earlier process kept; anything malformed is left out, as if never learned."""
+        if snapshot.get("version") != SNAPSHOT_VERSION:
+            return
+        try:
+            durations = [float(d) for d in snapshot["durations"] if float(d) > 0 and math.isfinite(float(d))]
+            by_progress = {
+                int(progress): [float(share) for share in shares if math.isfinite(float(share))]
+                for progress, shares in snapshot["by_progress"].items()
+                if 0 <= int(progress) < 100
+            }
+            fractions = [float(share) for share in snapshot["fractions"] if math.isfinite(float(share))]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return
+        self._durations.extend(durations)
+        for progress, shares in by_progress.items():
+            self._by_progress[progress] = deque(shares, maxlen=FRACTIONS_PER_PROGRESS)
+            self._moved = self._moved or (progress > 0 and bool(shares))
+        self._fractions.extend(fractions)
 
     @property
     def known_durations(self) -> int:
@@ -267,12 +325,26 @@ _histories_lock = threading.Lock()
 
 
 def history_for(model: str | None) -> ModelHistory:
-    """The process-wide history of ``model`` (jobs of unknown model share one history)."""
+    """
+    The process-wide history of ``model``, from its history file on first use (jobs of unknown model
+    share one history, kept in memory only).
+    """
     with _histories_lock:
-        return _histories.setdefault(model or "", ModelHistory())
+        if (model or "") not in _histories:
+            _histories[model or ""] = ModelHistory(model or None)
+        return _histories[model or ""]
+
+
+@atexit.register
+def save_all() -> None:
+    """What was learned since the last write, kept when the process ends."""
+    with _histories_lock:
+        histories = list(_histories.values())
+    for history in histories:
+        history.save()
 
 
 def forget_all() -> None:
-    """Start learning afresh (what a new process would know); for benchmarks and tests."""
+    """Forget what this process learned (a new process would start from the history files only)."""
     with _histories_lock:
         _histories.clear()

@@ -14,8 +14,10 @@ one request per image.
   out a 429's Retry-After as the SDK does, with one session per waiter.
 - HttpSensor: the http provider's ``HttpAsyncHook`` poking every 5 s, as a deferred ``HttpSensor`` does.
 
-Scenarios: each job waited for alone (ours in a fresh process per job, so it has learned nothing: the
-worst case), then N jobs at once in one event loop. Printed per shape: requests per image (submit
+Scenarios: each job waited for alone, ours in a fresh process per job ("cold": nothing learned, the
+first process ever; "learned": starting from the history file kept by a process that waited for 100
+jobs of the model, as a restarted triggerer or a worker's blocking wait does), then N jobs at once in
+one event loop. Printed per shape: requests per image (submit
 included), p50/p95 detection delay (when the waiter first saw the end minus the job's completedAt), 429
 answers, client CPU per job, resident memory per waiting job, sockets held, and ratios to ours.
 A contender that has not seen every job end within ``--cap`` seconds is cut off and says so.
@@ -35,6 +37,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +47,7 @@ from urllib.error import HTTPError
 from urllib.parse import urlencode, urlparse
 from urllib.request import Request, urlopen
 
+from airflow_provider_apiframe import history_file
 from airflow_provider_apiframe.emulator import emulator_process
 
 # Each contender waits with a key of its own, so that each has the whole budget and its requests are
@@ -261,22 +265,27 @@ def summary(
 # --- each job alone: ours in a fresh process per job ------------------------------------------------
 
 
-def alone_child(url: str, key: str, learn_from: int) -> None:
+def teach(url: str, key: str, jobs: int) -> None:
     """
-    One job, one trigger, one process with its own key: print the job's numbers as JSON.
+    Wait for ``jobs`` jobs at once, unmeasured, as a triggerer some minutes into a data set has; what
+    the process learns goes to the history file (``APIFRAME_HISTORY_DIR``) as it exits.
+    """
+    connect(url, key)
 
-    With ``learn_from`` > 0 the process first waits for that many jobs (unmeasured), as a triggerer
-    that has been running for a while has: the measured job is then waited for with what they taught.
+    async def earlier_jobs(job_ids: list[str]) -> None:
+        await asyncio.gather(*(ours(job_id, time.time()) for job_id in job_ids))
+
+    asyncio.run(earlier_jobs(submit(url, jobs, "earlier")))
+
+
+def alone_child(url: str, key: str) -> None:
+    """
+    One job, one trigger, one process with its own key: print the job's numbers as JSON. It starts
+    from the history file an earlier process kept, if ``APIFRAME_HISTORY_DIR`` names one.
     """
     connect(url, key)
     import airflow_provider_apiframe.triggers.apiframe  # noqa: F401 - a one-off per process, not per job
 
-    if learn_from:
-
-        async def earlier_jobs(job_ids: list[str]) -> None:
-            await asyncio.gather(*(ours(job_id, time.time()) for job_id in job_ids))
-
-        asyncio.run(earlier_jobs(submit(url, learn_from, "earlier")))
     # Sixteen processes importing Airflow at once starve each other of CPU, and a starved event loop
     # wakes late: the measured waits start together only once every process is ready.
     print("ready", flush=True)
@@ -296,14 +305,30 @@ def alone_keys(count: int) -> list[str]:
 
 
 def measure_alone_ours(url: str, jobs: int, learn_from: int) -> dict:
-    """Each job in a process of its own, all at once: nothing shared, and learned only if asked."""
+    """
+    Each job in a fresh process of its own, all at once, sharing nothing: "cold" with no history file,
+    "learned" reading the one a process that waited for ``learn_from`` jobs of the model kept.
+    """
+    with tempfile.TemporaryDirectory(prefix="apiframe-history-") as folder:
+        env = {**os.environ, history_file.HISTORY_DIR_ENV: folder if learn_from else ""}
+        if learn_from:
+            subprocess.run(
+                [sys.executable, __file__, "--teach", url, alone_keys(jobs + 1)[-1], str(learn_from)],
+                env=env,
+                check=True,
+            )
+        return alone_children(url, jobs, env)
+
+
+def alone_children(url: str, jobs: int, env: dict[str, str]) -> dict:
     _, refused_before = requests_so_far(url, BOOKKEEPING_KEYS[0])
     children = [
         subprocess.Popen(
-            [sys.executable, __file__, "--alone-child", url, key, str(learn_from)],
+            [sys.executable, __file__, "--alone-child", url, key],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            env=env,
         )
         for key in alone_keys(jobs)
     ]
@@ -342,7 +367,7 @@ def connect(url: str, key: str = KEYS["ours"]) -> None:
 
 
 def emulator_args(args: argparse.Namespace, shape: str) -> list[str]:
-    keys = [*KEYS.values(), *BOOKKEEPING_KEYS, *alone_keys(args.alone_jobs)]
+    keys = [*KEYS.values(), *BOOKKEEPING_KEYS, *alone_keys(args.alone_jobs + 1)]
     return [
         *[arg for key in keys for arg in ("--api-key", key)],
         "--job-duration", str(args.median),
@@ -408,7 +433,8 @@ def print_table(title: str, results: dict[str, dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--alone-child", nargs=3, metavar=("URL", "KEY", "LEARN_FROM"))
+    parser.add_argument("--alone-child", nargs=2, metavar=("URL", "KEY"))
+    parser.add_argument("--teach", nargs=3, metavar=("URL", "KEY", "JOBS"))
     parser.add_argument("--child", nargs=4, metavar=("URL", "CONTENDER", "JOBS", "CAP"))
     parser.add_argument("--scenario", action="append", choices=("alone", "100", "1000"))
     parser.add_argument("--shape", action="append", choices=SHAPES)
@@ -419,9 +445,15 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=90.0, help="seconds before a contender is cut off")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    if not (args.alone_child or args.teach or args.child):
+        # Every waiter starts from what its own run teaches it, never from files of an earlier run.
+        os.environ[history_file.HISTORY_DIR_ENV] = ""
     if args.alone_child:
-        url, key, learn_from = args.alone_child
-        alone_child(url, key, int(learn_from))
+        alone_child(*args.alone_child)
+        return
+    if args.teach:
+        url, key, jobs = args.teach
+        teach(url, key, int(jobs))
         return
     if args.child:
         url, name, jobs, cap = args.child

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import statistics
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
@@ -26,6 +27,7 @@ from typing import Any
 
 from waiting_bound import ModelKnowingWaiter
 
+from airflow_provider_apiframe import history_file
 from airflow_provider_apiframe.emulator.jobs import Job as EmulatedJob
 from airflow_provider_apiframe.emulator.jobs import JobStatus as EmulatedStatus
 from airflow_provider_apiframe.emulator.progress import SHAPES, CoursePlanner
@@ -165,6 +167,7 @@ def main() -> None:
     parser.add_argument("--sigma", type=float, default=0.4)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    os.environ[history_file.HISTORY_DIR_ENV] = ""  # virtual time: nothing learned here is real
     logging.disable(logging.CRITICAL)
     for shape in args.shape or [s for s in SHAPES if s != "back"]:
         results = run_shape(shape, args)

@@ -11,6 +11,9 @@ _OWN_AIRFLOW_HOME = (
 if _OWN_AIRFLOW_HOME:
     os.environ["AIRFLOW_HOME"] = _OWN_AIRFLOW_HOME
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+# Each test starts from what it teaches: no process of the suite keeps (or reads) a history file unless
+# a test asks for one.
+os.environ["APIFRAME_HISTORY_DIR"] = ""
 
 import pytest  # noqa: E402 - after AIRFLOW_HOME is set
 

@@ -1,0 +1,71 @@
+"""
+Where what a process learned about a model's jobs outlives the process: one small JSON file per model.
+
+A worker's blocking wait is a fresh process for every task, and a triggerer restarts with every deploy;
+without these files each would start knowing nothing of the model's durations and progress. They live
+in ``APIFRAME_HISTORY_DIR`` (default ``$AIRFLOW_HOME/apiframe/history``; set it empty to keep nothing).
+A file holds durations and shares of life only: no key, prompt or job id. Each write replaces the file
+whole (written aside, then renamed), so processes sharing the folder never read half a file; the last
+writer wins, which loses at most what another process learned since it last wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HISTORY_DIR_ENV = "APIFRAME_HISTORY_DIR"
+
+log = logging.getLogger(__name__)
+
+
+def history_dir() -> Path | None:
+    """The folder of the history files, or None where keeping them is turned off."""
+    configured = os.environ.get(HISTORY_DIR_ENV)
+    if configured is not None:
+        return Path(configured).expanduser() if configured.strip() else None
+    airflow_home = os.environ.get("AIRFLOW_HOME") or "~/airflow"
+    return Path(airflow_home).expanduser() / "apiframe" / "history"
+
+
+def path_for(model: str) -> Path | None:
+    folder = history_dir()
+    return None if folder is None else folder / f"{re.sub(r'[^A-Za-z0-9._-]', '_', model or '_')}.json"
+
+
+def load(model: str) -> dict[str, Any] | None:
+    """What an earlier process wrote for ``model``; None if nothing (or nothing readable) is there."""
+    path = path_for(model)
+    if path is None or not path.is_file():
+        return None
+    try:
+        snapshot = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        log.warning("Ignoring the learned job history in %s: %s", path, error)
+        return None
+    return snapshot if isinstance(snapshot, dict) else None
+
+
+def save(model: str, snapshot: dict[str, Any]) -> None:
+    """Replace ``model``'s file; a folder that cannot be written costs the learning, never the wait."""
+    path = path_for(model)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, aside = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    except OSError as error:
+        log.warning("Could not keep the learned job history in %s: %s", path.parent, error)
+        return
+    try:
+        with os.fdopen(handle, "w") as file:
+            json.dump(snapshot, file, separators=(",", ":"))
+        os.replace(aside, path)
+    except OSError as error:
+        log.warning("Could not keep the learned job history in %s: %s", path, error)
+        Path(aside).unlink(missing_ok=True)

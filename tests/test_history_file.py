@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from airflow_provider_apiframe import history_file
+from airflow_provider_apiframe.job_history import forget_all, history_for, quantile
+
+TEACH = """
+from airflow_provider_apiframe.job_history import history_for
+history = history_for("imagen-4")
+for i in range(20):
+    duration = 8.0 + 0.2 * i
+    history.record(duration, [(duration * k / 10, 11 * k) for k in range(1, 9)])
+"""
+
+ASK = """
+import json
+from airflow_provider_apiframe.job_history import history_for, quantile
+history = history_for("imagen-4")
+estimate = history.end_estimate(5.0, [(5.0, 55)])
+print(json.dumps([history.known_durations, history.reports_progress, quantile(estimate, 0.5)]))
+"""
+
+
+def run_python(code: str, folder) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, history_file.HISTORY_DIR_ENV: str(folder)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        start_new_session=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_a_fresh_process_starts_from_what_an_earlier_one_learned(tmp_path):
+    # A worker's blocking wait is a new process for every task: it need not start knowing nothing.
+    run_python(TEACH, tmp_path)
+    known, reports_progress, median_end = json.loads(run_python(ASK, tmp_path))
+    assert known == 20 and reports_progress
+    # 55 % after 5 s of jobs that show 11 % per tenth of their life: half-way, so about 10 s.
+    assert 9.0 <= median_end <= 11.0
+    kept = json.loads((tmp_path / "imagen-4.json").read_text())
+    assert set(kept) == {"version", "durations", "by_progress", "fractions"}
+    assert [path.name for path in tmp_path.iterdir()] == ["imagen-4.json"]  # nothing left aside
+
+
+def test_nothing_is_kept_where_the_folder_setting_is_empty(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    monkeypatch.setenv(history_file.HISTORY_DIR_ENV, "")
+    history_for("imagen-4").record(8.0, [(4.0, 50)])
+    history_for("imagen-4").save()
+    assert list(tmp_path.rglob("*")) == []
+
+
+def test_by_default_the_files_live_in_airflow_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    monkeypatch.delenv(history_file.HISTORY_DIR_ENV)
+    history_for("flux/pro").record(8.0, [(4.0, 50)])
+    assert (tmp_path / "apiframe" / "history" / "flux_pro.json").is_file()
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"version": 1, "durations": "many"}', "[1, 2]"])
+def test_an_unreadable_file_is_ignored_and_replaced(tmp_path, monkeypatch, caplog, content):
+    monkeypatch.setenv(history_file.HISTORY_DIR_ENV, str(tmp_path))
+    (tmp_path / "imagen-4.json").write_text(content)
+    history = history_for("imagen-4")
+    assert history.known_durations == 0
+    history.record(8.0, [(4.0, 50)])
+    forget_all()
+    assert history_for("imagen-4").known_durations == 1
+    if content.startswith("{not"):
+        assert "Ignoring the learned job history" in caplog.text
+
+
+def test_a_folder_that_cannot_be_written_costs_the_learning_not_the_wait(tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv(history_file.HISTORY_DIR_ENV, str(blocker / "history"))
+    history = history_for("imagen-4")
+    for _ in range(10):
+        history.record(8.0, [(4.0, 50)])
+    assert history.known_durations == 10
+    assert quantile(history.end_estimate(0.0), 0.5) == pytest.approx(8.0, rel=0.2)
+    assert "Could not keep the learned job history" in caplog.text
