@@ -32,9 +32,11 @@ from airflow_provider_apiframe import history_file
 MIN_SAMPLES = 5
 DURATIONS_KEPT = 256
 FRACTIONS_KEPT = 1024
-# How many learned readings (the newest of that progress, then of the nearest) weigh each reading of
-# a running job; more blur it, fewer make it noisy.
-FRACTIONS_PER_PROGRESS = NEIGHBOURS = 12
+# Learned readings kept per progress value, all of which weigh a running job's reading of that value;
+# where fewer are known, those of the nearest values join until there are NEIGHBOURS (more blur it,
+# fewer make it noisy). A triggerer reading pages learns many readings of one job; 48 span many jobs.
+FRACTIONS_PER_PROGRESS = 48
+NEIGHBOURS = 12
 # The newest readings of distinct progress that a job's estimate multiplies; older ones add little.
 READINGS_USED = 3
 # Half-width, in log of the life's share, of what counts as "at that point of a job's life".
@@ -242,7 +244,7 @@ class ModelHistory:
                     break
                 for value in {progress - distance, progress + distance}:
                     newest_first = reversed(self._by_progress.get(value, ()))
-                    near.extend(itertools.islice(newest_first, NEIGHBOURS - len(near)))
+                    near.extend(itertools.islice(newest_first, FRACTIONS_PER_PROGRESS - len(near)))
         return sorted(near)
 
     def _all_fractions(self) -> list[float]:
