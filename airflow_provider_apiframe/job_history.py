@@ -102,8 +102,13 @@ class _Smoothed:
     cumulative: list[float]
 
     def weight_between(self, low: float, high: float) -> float:
-        lo, hi = bisect.bisect_left(self.ends, low), bisect.bisect_right(self.ends, high)
-        return (self.cumulative[hi - 1] if hi else 0.0) - (self.cumulative[lo - 1] if lo else 0.0)
+        return self.weight_before(bisect.bisect_right(self.ends, high)) - self.weight_before(
+            bisect.bisect_left(self.ends, low)
+        )
+
+    def weight_before(self, index: int) -> float:
+        """The weight of the first ``index`` smoothed durations."""
+        return self.cumulative[index - 1] if index else 0.0
 
 
 class ModelHistory:
@@ -169,13 +174,13 @@ class ModelHistory:
         if snapshot.get("version") != SNAPSHOT_VERSION:
             return
         try:
-            durations = [float(d) for d in snapshot["durations"] if float(d) > 0 and math.isfinite(float(d))]
+            durations = [d for d in _finite(snapshot["durations"]) if d > 0]
             by_progress = {
-                int(progress): [float(share) for share in shares if math.isfinite(float(share))]
+                int(progress): _finite(shares)
                 for progress, shares in snapshot["by_progress"].items()
                 if 0 <= int(progress) < 100
             }
-            fractions = [float(share) for share in snapshot["fractions"] if math.isfinite(float(share))]
+            fractions = _finite(snapshot["fractions"])
         except (KeyError, TypeError, ValueError, AttributeError):
             return
         self._durations.extend(durations)
@@ -266,16 +271,20 @@ class ModelHistory:
         if smoothed is None:
             return []
         first = bisect.bisect_right(smoothed.ends, age)
-        total = smoothed.cumulative[-1]
-        beyond = total - (smoothed.cumulative[first - 1] if first else 0.0)
+        previous, total = smoothed.weight_before(first), smoothed.cumulative[-1]
+        beyond = total - previous
         if beyond <= TAIL_SHARE * total:
             return []  # longer than nearly every job of the model: the tail says little
-        previous = smoothed.cumulative[first - 1] if first else 0.0
         estimate = []
         for end, running in zip(smoothed.ends[first:], smoothed.cumulative[first:], strict=True):
             estimate.append((end, (running - previous) / beyond))
             previous = running
         return estimate
+
+
+def _finite(values: Any) -> list[float]:
+    """``values`` as floats, without NaN or infinities (ValueError or TypeError if any is no number)."""
+    return [value for value in map(float, values) if math.isfinite(value)]
 
 
 def _first_of_each_progress(readings: Sequence[Reading]) -> list[Reading]:
