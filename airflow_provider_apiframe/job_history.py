@@ -341,9 +341,9 @@ def history_for(model: str | None) -> ModelHistory:
     share one history, kept in memory only).
     """
     with _histories_lock:
-        if (model or "") not in _histories:
-            _histories[model or ""] = ModelHistory(model or None)
-        return _histories[model or ""]
+        if (key := model or "") not in _histories:
+            _histories[key] = ModelHistory(model or None)
+        return _histories[key]
 
 
 @atexit.register

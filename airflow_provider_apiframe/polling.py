@@ -100,7 +100,6 @@ class JobWatch:
         # The API's createdAt once a poll has shown it; the submit time until then.
         self.created_at = submitted_at
         self.last_status: JobStatus | None = None
-        self.progress: int | None = None
         self.sightings: list[Sighting] = []
         # Whether the API has given this job's progress at all (a QUEUED job is a reading of 0 anyway).
         self.shows_progress = False
@@ -147,13 +146,10 @@ class JobWatch:
         if self._paced_end is not None and now >= self._paced_end:
             self.overruns += 1
         self.shows_progress = self.shows_progress or job.progress is not None
-        if job.status is JobStatus.QUEUED:
-            # Whatever progress it shows: not started yet is a reading too, the far side of the start.
-            self.progress = 0
-        else:
-            self.progress = job.progress if job.progress is not None and 0 <= job.progress < 100 else None
-        if self.progress is not None:
-            self.sightings = [*self.sightings[-(SIGHTINGS_KEPT - 1) :], Sighting(now, self.progress)]
+        # Whatever progress a QUEUED job shows: not started yet is a reading too, the far side of the start.
+        progress = 0 if job.status is JobStatus.QUEUED else job.progress
+        if progress is not None and 0 <= progress < 100:
+            self.sightings = [*self.sightings[-(SIGHTINGS_KEPT - 1) :], Sighting(now, progress)]
 
     def _learn(self, job: Job) -> None:
         duration = job.duration
