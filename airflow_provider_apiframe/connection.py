@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
+DEFAULT_API_URL = "https://api.apiframe.ai"
+
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden_fields": ["port", "schema", "login"],
     "relabeling": {"host": "API URL", "password": "API Key"},
     "placeholders": {
-        "host": "https://api.apiframe.ai (the default when empty)",
+        "host": f"{DEFAULT_API_URL} (the default when empty)",
         "password": "afk_...",
         "extra": '{"verify": true, "proxies": {"https": "http://proxy.internal:3128"}}',
     },

@@ -35,6 +35,18 @@ class ApiframeConfigurationError(ApiframePermanentError):
     """The Airflow connection is unusable (no API key, malformed host or settings)."""
 
 
+class ApiframeRedirectError(ApiframeConfigurationError):
+    """The API answered a request carrying the key with a redirect, which is never followed."""
+
+    def __init__(self, message: str, *, location: str, http_status: int) -> None:
+        super().__init__(message, http_status=http_status)
+        self.location = location
+
+
+class ApiframeResponseTooLargeError(ApiframePermanentError):
+    """An answer (JSON from the API, or a file from the CDN) was larger than its cap; reading stopped."""
+
+
 class ApiframeValidationError(ApiframePermanentError, ValueError):
     """The request was refused as invalid (HTTP 400/422), or our own check refused it before sending."""
 
@@ -117,3 +129,13 @@ class ApiframeJobTimeoutError(ApiframeError):
 
 def _count(value: Any) -> str:
     return "an unknown number of" if value is None else str(value)
+
+
+def shown(value: Any, limit: int = 200) -> str:
+    """``value`` as an error message quotes it: its repr, cut to ``limit`` characters, never raising."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        # An int past Python's digit limit for str(), or nesting deeper than the recursion limit.
+        return f"<{type(value).__name__} too large to show>"
+    return text if len(text) <= limit else text[:limit] + "..."

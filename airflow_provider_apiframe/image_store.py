@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from airflow_provider_apiframe.bounded_read import CHUNK_BYTES, sync_chunks
 from airflow_provider_apiframe.exceptions import (
     ApiframeError,
     ApiframeNotFoundError,
@@ -38,6 +40,7 @@ from airflow_provider_apiframe.image_header import ImageHeader, read_header
 from airflow_provider_apiframe.jobs import parse_job
 from airflow_provider_apiframe.manifest import (
     ManifestRow,
+    child,
     discard,
     part_name,
     read_manifest,
@@ -59,11 +62,16 @@ DOWNLOAD_TRIES = 5
 # Longest wait a CDN's Retry-After may impose between two tries.
 RETRY_AFTER_CAP = 30.0
 CONNECT_TIMEOUT = 10.0
-# Seconds without a byte before a download counts as dropped (not the whole download's limit).
+# Seconds without a byte before a download counts as dropped.
 READ_TIMEOUT = 60.0
+# The longest one try of one download may take, however steadily the bytes come.
+DOWNLOAD_DEADLINE = 600.0
+# The largest file kept by default: a generated image is a few MiB, an upscaled one a few tens.
+MAX_IMAGE_BYTES = 100 * 1024 * 1024
 # What one download holds in memory: one chunk, plus the image's first bytes until its size is read.
-CHUNK_BYTES = 256 * 1024
 HEADER_LIMIT = 1024 * 1024
+# How apiframe's CDN names a job's images: <job id>-<n>.<ext>.
+CDN_FILE_NAME = re.compile(r"([0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}-[1-9][0-9]{0,3})\.[a-z]{3,4}", re.I)
 DOWNLOADS_IN_FLIGHT = 4
 FAILURES_NAMED = 5
 # How CDNs (S3 and CloudFront among them) say a file is not there: apiframe purges images after 24 hours.
@@ -168,6 +176,7 @@ def store_images(
     conn_id: str | None = None,
     writer: str | None = None,
     log: Log | None = None,
+    max_bytes: int = MAX_IMAGE_BYTES,
 ) -> list[StoredImage]:
     """
     Copy ``images`` into the data set at ``destination`` and list them in their part's manifest.
@@ -175,7 +184,8 @@ def store_images(
     ``destination`` is an object-storage URL (``file://``, ``s3://``, ``gs://``, ``memory://``, any fsspec
     protocol), a local path, or an ``ObjectStoragePath``; ``conn_id`` names the Airflow connection that
     holds its credentials. The images go to ``<destination>/part-<hex>/``, the part of ``writer`` (default:
-    the images' jobs, see ``jobs_writer``), which only one writer at a time may use.
+    the images' jobs, see ``jobs_writer``), which only one writer at a time may use. A file over
+    ``max_bytes`` is not kept.
 
     An image whose file is already in the part is not copied again: a file the manifest records is trusted
     when its size matches (final names only ever appear complete, by a move), one it does not is hashed.
@@ -192,7 +202,7 @@ def store_images(
     if not wanted:
         return []
     writer = writer if writer is not None else jobs_writer(image.job_id for image in wanted.values())
-    part = data_set_path(destination, conn_id) / part_name(writer)
+    part = child(data_set_path(destination, conn_id), part_name(writer))
     part.mkdir(parents=True, exist_ok=True)
     recorded = read_manifest(part, log)
     present = _files_in(part)
@@ -204,16 +214,16 @@ def store_images(
             for stem, image in wanted.items():
                 name = present_by_stem.get(stem)
                 row = recorded.get(name) if name is not None else None
-                futures[stem] = pool.submit(_place, session, image, part, name, row, present, log)
+                futures[stem] = pool.submit(_place, session, image, part, name, row, present, max_bytes, log)
     finally:
         session.close()
     placed: list[tuple[ManifestRow, bool]] = []
-    failures: list[tuple[ImageToStore, ApiframeError]] = []
+    failures: list[ApiframeError] = []
     for stem, future in futures.items():
         try:
             file, copied = future.result()
         except ApiframeError as error:
-            failures.append((wanted[stem], error))
+            failures.append(error)
             continue
         placed.append((_row(wanted[stem], file), copied))
     names = {row.file_name for row, _ in placed}
@@ -233,9 +243,54 @@ def store_images(
     if failures:
         raise _failure(failures, len(wanted))
     return [
-        StoredImage(path=str(part / row.file_name), manifest=manifest, row=row, copied=copied)
+        StoredImage(path=str(child(part, row.file_name)), manifest=manifest, row=row, copied=copied)
         for row, copied in placed
     ]
+
+
+def download_images(
+    urls: Sequence[str], directory: str | os.PathLike[str], *, max_bytes: int, log: Log
+) -> list[str]:
+    """
+    Copy images into a local folder without a manifest (``ApiframeHook.download_images``): each URL's
+    local path, in order. Files are named as ``download_stem`` says, with the extension of their content.
+    """
+    stems = [download_stem(index, url) for index, url in enumerate(urls)]
+    folder = os.path.abspath(os.fspath(directory))
+    target = data_set_path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    session = _cdn_session()
+    try:
+        with ThreadPoolExecutor(DOWNLOADS_IN_FLIGHT, thread_name_prefix="apiframe-download") as pool:
+            futures = {
+                stem: pool.submit(_download, session, url, target, stem, max_bytes, log)
+                for stem, url in dict(zip(stems, urls, strict=True)).items()
+            }
+    finally:
+        session.close()
+    names: dict[str, str] = {}
+    failures: list[ApiframeError] = []
+    for stem, future in futures.items():
+        try:
+            names[stem] = future.result().name
+        except ApiframeError as error:
+            failures.append(error)
+    if failures:
+        raise _failure(failures, len(futures))
+    return [os.path.join(folder, names[stem]) for stem in stems]
+
+
+def download_stem(index: int, url: str) -> str:
+    """
+    A downloaded file's name without its extension: ``<job id>-<n>`` where the URL is named so, as
+    apiframe's CDN names images; otherwise a hash of the URL, so that no server picks a local name.
+    """
+    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+        raise ApiframeValidationError(
+            "Invalid image URL", details={f"urls[{index}]": [f"must be an http(s) URL, got {url!r:.200}"]}
+        )
+    named = CDN_FILE_NAME.fullmatch(urlsplit(url).path.rpartition("/")[2])
+    return named.group(1).lower() if named else "image-" + hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 def keep_images(
@@ -342,6 +397,7 @@ def _place(
     name: str | None,
     row: ManifestRow | None,
     present: Mapping[str, int],
+    max_bytes: int,
     log: Log,
 ) -> tuple[_File, bool]:
     """
@@ -353,11 +409,11 @@ def _place(
             return _File(name, row.sha256, row.bytes, row.width, row.height), False
         if row is None:
             # Moved into place by a try that ended before its manifest was written: whole, but unrecorded.
-            existing = _read_file(part / name, image.stem)
+            existing = _read_file(child(part, name), image.stem)
             if existing is not None:
                 return existing, False
-        log.warning("%s is not the file the manifest records; copying it again", part / name)
-    return _download(session, image, part, log), True
+        log.warning("%s is not the file the manifest records; copying it again", child(part, name))
+    return _download(session, image.url, part, image.stem, max_bytes, log), True
 
 
 def _read_file(path: ObjectStoragePath, stem: str) -> _File | None:
@@ -368,12 +424,15 @@ def _read_file(path: ObjectStoragePath, stem: str) -> _File | None:
     return content.file(stem)
 
 
-def _download(session: requests.Session, image: ImageToStore, part: ObjectStoragePath, log: Log) -> _File:
+def _download(
+    session: requests.Session, url: str, folder: ObjectStoragePath, stem: str, max_bytes: int, log: Log
+) -> _File:
+    """``url`` as ``<stem>.<ext>`` in ``folder``, transient failures tried again a few times."""
     tries = 0
     while True:
         tries += 1
         try:
-            return _download_once(session, image, part)
+            return _download_once(session, url, folder, stem, max_bytes)
         except ApiframeTransientError as error:
             if tries >= DOWNLOAD_TRIES:
                 raise
@@ -384,34 +443,38 @@ def _download(session: requests.Session, image: ImageToStore, part: ObjectStorag
             time.sleep(delay)
 
 
-def _download_once(session: requests.Session, image: ImageToStore, part: ObjectStoragePath) -> _File:
-    temporary = temporary_beside(part / image.stem)
+def _download_once(
+    session: requests.Session, url: str, folder: ObjectStoragePath, stem: str, max_bytes: int
+) -> _File:
+    temporary = temporary_beside(child(folder, stem))
     try:
-        content = _stream(session, image.url, temporary)
-        file = content.file(image.stem)
+        content = _stream(session, url, temporary, max_bytes)
+        file = content.file(stem)
         if file is None:
             # A proxy's error page with a 200, say: worth another try.
             raise ApiframeUnexpectedResponseError(
-                f"{image.url} did not give a PNG, JPEG or WEBP image ({content.size} bytes)"
+                f"{url} did not give a PNG, JPEG or WEBP image ({content.size} bytes)"
             )
-        temporary.rename(part / file.name)
+        temporary.rename(child(folder, file.name))
     except BaseException:
         discard(temporary)
         raise
     return file
 
 
-def _stream(session: requests.Session, url: str, target: ObjectStoragePath) -> _Content:
+def _stream(session: requests.Session, url: str, target: ObjectStoragePath, max_bytes: int) -> _Content:
     """Copy ``url`` into ``target`` a chunk at a time; what was learnt from its bytes on the way."""
     import requests
 
     content = _Content()
+    deadline = time.monotonic() + DOWNLOAD_DEADLINE
     try:
         with session.get(url, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)) as response:
             _check_status(url, response)
+            chunks = sync_chunks(response, max_bytes=max_bytes, deadline=deadline, what=f"Downloading {url}")
             # The filesystem's own file, not the path's: a temporary file is no lineage output.
             with target.fs.open(target.path, "wb") as out:
-                for chunk in response.iter_content(CHUNK_BYTES):
+                for chunk in chunks:
                     content.feed(chunk)
                     out.write(chunk)
     except requests.RequestException as error:
@@ -481,13 +544,12 @@ def _row(image: ImageToStore, file: _File) -> ManifestRow:
     )
 
 
-def _failure(failures: Sequence[tuple[ImageToStore, ApiframeError]], total: int) -> ApiframeError:
-    if len(failures) == 1 and total == 1:
-        return failures[0][1]
-    named = "; ".join(str(error) for _, error in failures[:FAILURES_NAMED])
-    more = f"; and {len(failures) - FAILURES_NAMED} more" if len(failures) > FAILURES_NAMED else ""
-    message = f"{len(failures)} of {total} images could not be stored: {named}{more}"
-    errors = [error for _, error in failures]
+def _failure(errors: Sequence[ApiframeError], total: int) -> ApiframeError:
+    if len(errors) == 1 and total == 1:
+        return errors[0]
+    named = "; ".join(str(error) for error in errors[:FAILURES_NAMED])
+    more = f"; and {len(errors) - FAILURES_NAMED} more" if len(errors) > FAILURES_NAMED else ""
+    message = f"{len(errors)} of {total} images could not be stored: {named}{more}"
     if not all(isinstance(error, ApiframePermanentError) for error in errors):
         return ApiframeTransientError(message)
     if all(isinstance(error, ApiframeNotFoundError) for error in errors):

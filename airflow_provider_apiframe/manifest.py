@@ -26,11 +26,14 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+from airflow import __version__ as airflow_version
+
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
     from airflow_provider_apiframe.polling import Log
 
+_AIRFLOW_2 = airflow_version.startswith("2.")
 METADATA_FILE = "metadata.jsonl"
 PART_PREFIX = "part-"
 
@@ -85,18 +88,28 @@ def part_name(writer: str) -> str:
     return PART_PREFIX + hashlib.sha256(writer.encode()).hexdigest()[:16]
 
 
+def child(path: ObjectStoragePath, name: str) -> ObjectStoragePath:
+    """
+    ``path / name``. Airflow 2's ``/`` passes the parent through ``os.fspath``, which universal-pathlib
+    deprecates for remote paths (it is to become None there); built from the parent's URL it is not.
+    """
+    if _AIRFLOW_2:
+        return path.with_segments(str(path), name)
+    return path / name
+
+
 def temporary_beside(path: ObjectStoragePath) -> ObjectStoragePath:
     """
     A unique name in ``path``'s folder to write to before moving it onto ``path``. The leading dot hides it
     from ``datasets``, which skips hidden files, should a load run while it is being written.
     """
-    return path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    return child(path.parent, f".{path.name}.{uuid.uuid4().hex}.tmp")
 
 
 def read_manifest(part: ObjectStoragePath, log: Log) -> dict[str, ManifestRow]:
     """The rows of a part's manifest by file name; none when it has no manifest yet."""
     try:
-        text = (part / METADATA_FILE).read_text(encoding="utf-8")
+        text = child(part, METADATA_FILE).read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
     rows = {}
@@ -105,7 +118,7 @@ def read_manifest(part: ObjectStoragePath, log: Log) -> dict[str, ManifestRow]:
             row = ManifestRow.from_line(line)
         except ValueError as error:
             # Only an outside edit makes such a line: its image, if any, is looked at again as unrecorded.
-            log.warning("Ignoring line %d of %s: %s", number, part / METADATA_FILE, error)
+            log.warning("Ignoring line %d of %s: %s", number, child(part, METADATA_FILE), error)
             continue
         rows[row.file_name] = row
     return rows
@@ -113,7 +126,7 @@ def read_manifest(part: ObjectStoragePath, log: Log) -> dict[str, ManifestRow]:
 
 def write_manifest(part: ObjectStoragePath, rows: Iterable[ManifestRow]) -> ObjectStoragePath:
     """Replace the part's manifest in one move, so that a reader never sees half of it."""
-    target = part / METADATA_FILE
+    target = child(part, METADATA_FILE)
     temporary = temporary_beside(target)
     try:
         # The filesystem's own file, not the path's: a temporary file is no lineage output.

@@ -19,6 +19,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from airflow_provider_apiframe.bounded_read import async_body, sync_body
 from airflow_provider_apiframe.exceptions import (
     ApiframeAuthError,
     ApiframeConfigurationError,
@@ -26,6 +27,7 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeInsufficientCreditsError,
     ApiframeNotFoundError,
     ApiframeRateLimitError,
+    ApiframeRedirectError,
     ApiframeTransientError,
     ApiframeUnexpectedResponseError,
     ApiframeValidationError,
@@ -44,6 +46,8 @@ USER_AGENT = "airflow-provider-apiframe"
 BACKOFF_BASE = 0.25
 BACKOFF_CAP = 8.0
 BODY_EXCERPT = 200
+# The largest JSON answer read: a page of 100 jobs with their inputs is well under 1 MiB.
+MAX_JSON_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -125,9 +129,13 @@ class ApiRequest:
     path: str
     body: Mapping[str, Any] | None = None
     idempotency_key: str | None = None
-    # False for the CDN: image URLs may live on another host, which must never see the key.
+    # False for the API's public reads (the model list): no key, so a redirect may be followed.
     authenticated: bool = True
-    expect_json: bool = True
+
+    def __post_init__(self) -> None:
+        # Only paths under the configured base URL: no caller can aim a request, and the key, elsewhere.
+        if not self.path.startswith("/"):
+            raise ValueError(f"An API request's path must start with '/', got {self.path!r:.100}")
 
     @property
     def may_resend(self) -> bool:
@@ -138,7 +146,7 @@ class ApiRequest:
         return f"{self.method} {self.path}"
 
     def url(self, settings: ClientSettings) -> str:
-        return self.path if "://" in self.path else settings.base_url + self.path
+        return settings.base_url + self.path
 
 
 def job_request(job_id: str) -> ApiRequest:
@@ -154,9 +162,7 @@ class RawResponse:
 
 
 def build_headers(settings: ClientSettings, request: ApiRequest) -> dict[str, str]:
-    headers = {"User-Agent": USER_AGENT}
-    if request.expect_json:
-        headers["Accept"] = "application/json"
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     if request.authenticated:
         headers["X-API-Key"] = settings.api_key
     if request.body is not None:
@@ -167,17 +173,23 @@ def build_headers(settings: ClientSettings, request: ApiRequest) -> dict[str, st
 
 
 def encode_body(request: ApiRequest) -> bytes | None:
-    return None if request.body is None else json.dumps(request.body).encode()
+    if request.body is None:
+        return None
+    try:
+        # allow_nan=False: NaN and Infinity are not JSON, and a server may read them as anything.
+        return json.dumps(request.body, allow_nan=False).encode()
+    except (TypeError, ValueError) as error:
+        raise ApiframeValidationError(
+            f"{request.describe()} was not sent: its body cannot be written as JSON ({error})"
+        ) from None
 
 
 def interpret(settings: ClientSettings, request: ApiRequest, response: RawResponse) -> Any:
-    """The decoded JSON (or raw bytes) of a 2xx answer; anything else becomes the matching typed error."""
+    """The decoded JSON of a 2xx answer; anything else becomes the matching typed error."""
     if 200 <= response.status < 300:
-        if not request.expect_json:
-            return response.body
         try:
             return json.loads(response.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ApiframeUnexpectedResponseError(
                 _redact(
                     f"{request.describe()} answered HTTP {response.status} with a body that is not JSON: "
@@ -193,6 +205,8 @@ def error_from_response(
     settings: ClientSettings, request: ApiRequest, response: RawResponse
 ) -> ApiframeError:
     status = response.status
+    if 300 <= status < 400:
+        return redirect_error(settings, request, response)
     payload = _json_object(response.body)
     reason = payload.get("error") if payload is not None else None
     if isinstance(reason, str) and reason:
@@ -227,6 +241,18 @@ def error_from_response(
     if status >= 500 and status != 501:
         return ApiframeTransientError(message, http_status=status)
     return ApiframeError(message, http_status=status)
+
+
+def redirect_error(settings: ClientSettings, request: ApiRequest, response: RawResponse) -> ApiframeError:
+    location = next((v for k, v in response.headers.items() if k.lower() == "location"), "")
+    location = _redact(location[:BODY_EXCERPT], settings)
+    return ApiframeRedirectError(
+        f"apiframe answered {request.describe()} with HTTP {response.status}, a redirect to "
+        f"{location or 'nowhere'!r}. A request that carries the API key never follows a redirect: "
+        "set the connection's API URL to the address the API answers at.",
+        location=location,
+        http_status=response.status,
+    )
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -329,21 +355,28 @@ class SyncTransport:
     def _send_once(self, request: ApiRequest) -> Any:
         import requests
 
+        data = encode_body(request)
         budget = self.budget if request.authenticated else None
         booking = budget.book() if budget is not None else None
         if booking is not None:
             time.sleep(booking.wait)
+        deadline = time.monotonic() + self.settings.timeout
         try:
-            response = self.session.request(
+            with self.session.request(
                 request.method,
                 request.url(self.settings),
-                data=encode_body(request),
+                data=data,
                 headers=build_headers(self.settings, request),
                 timeout=self.settings.timeout,
-            )
+                allow_redirects=not request.authenticated,
+                stream=True,
+            ) as response:
+                body = sync_body(
+                    response, max_bytes=MAX_JSON_BYTES, deadline=deadline, what=request.describe()
+                )
+                raw = RawResponse(response.status_code, response.headers, body)
         except requests.RequestException as err:
             raise transport_failure(self.settings, request, err) from None
-        raw = RawResponse(response.status_code, response.headers, response.content)
         return paced_interpret(self.settings, request, raw, budget, booking)
 
 
@@ -376,6 +409,7 @@ class AsyncTransport:
 
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.timeout))
+        data = encode_body(request)
         budget = self.budget if request.authenticated else None
         booking: Booking | None = None
         if budget is not None:
@@ -386,10 +420,12 @@ class AsyncTransport:
             async with self._session.request(
                 request.method,
                 request.url(self.settings),
-                data=encode_body(request),
+                data=data,
                 headers=build_headers(self.settings, request),
+                allow_redirects=not request.authenticated,
             ) as response:
-                raw = RawResponse(response.status, dict(response.headers), await response.read())
+                body = await async_body(response, max_bytes=MAX_JSON_BYTES, what=request.describe())
+                raw = RawResponse(response.status, dict(response.headers), body)
         except (aiohttp.ClientError, TimeoutError) as err:
             raise transport_failure(self.settings, request, err) from None
         if raw.status == 429 and budget is not None and budget.blocking:
@@ -400,7 +436,7 @@ class AsyncTransport:
 def _json_object(body: bytes) -> dict[str, Any] | None:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 
@@ -409,7 +445,9 @@ def _clean_details(details: Any, settings: ClientSettings) -> dict[str, list[str
     if not isinstance(details, Mapping):
         return {}
     return {
-        str(path): [_redact(str(m), settings) for m in (msgs if isinstance(msgs, list) else [msgs])]
+        _redact(str(path), settings): [
+            _redact(str(m), settings) for m in (msgs if isinstance(msgs, list) else [msgs])
+        ]
         for path, msgs in details.items()
     }
 
@@ -424,5 +462,11 @@ def _excerpt(body: bytes) -> str:
 
 
 def _redact(text: str, settings: ClientSettings) -> str:
-    # The API has no reason to echo the key, but a proxy or a future error text might.
-    return text.replace(settings.api_key, "***") if settings.api_key else text
+    # The API has no reason to echo the key, but a proxy or a future error text might, and libraries
+    # quote what they echo: as Python's repr, as JSON, percent-encoded.
+    key = settings.api_key
+    if not key:
+        return text
+    for form in {key, repr(key)[1:-1], json.dumps(key)[1:-1], quote(key, safe="")}:
+        text = text.replace(form, "***")
+    return text

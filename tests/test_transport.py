@@ -130,10 +130,15 @@ def test_key_echoed_by_the_server_is_redacted():
 def test_headers_carry_key_and_idempotency_only_where_due():
     headers = build_headers(SETTINGS, POST_KEYED)
     assert headers["X-API-Key"] == KEY and headers["Idempotency-Key"] == "k"
-    cdn = build_headers(
-        SETTINGS, ApiRequest("GET", "http://cdn/x.png", authenticated=False, expect_json=False)
-    )
-    assert "X-API-Key" not in cdn and "Idempotency-Key" not in cdn
+    public = build_headers(SETTINGS, ApiRequest("GET", "/v2/models", authenticated=False))
+    assert "X-API-Key" not in public and "Idempotency-Key" not in public
+
+
+def test_a_request_cannot_be_aimed_at_another_host():
+    # Only a path under the base URL: the key goes to the configured host and nowhere else.
+    with pytest.raises(ValueError, match="must start with '/'"):
+        ApiRequest("GET", "http://elsewhere.example/x")
+    assert ApiRequest("GET", "/v2/me").url(SETTINGS) == "http://127.0.0.1:1/v2/me"
 
 
 def test_settings_repr_hides_the_key():

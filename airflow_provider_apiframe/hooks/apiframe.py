@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import cached_property
-from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 from airflow.providers.http.hooks.http import HttpHook
 
-from airflow_provider_apiframe.connection import UI_FIELD_BEHAVIOUR, connection_form_widgets
+from airflow_provider_apiframe.api_url import INSECURE_HTTP_KEY, api_base_url
+from airflow_provider_apiframe.connection import DEFAULT_API_URL, UI_FIELD_BEHAVIOUR, connection_form_widgets
 from airflow_provider_apiframe.exceptions import (
     ApiframeAuthError,
     ApiframeConfigurationError,
@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
 # Each link is a FAILED or CANCELLED job replayed for free; a chain this long means something is wrong.
 MAX_RESUBMISSIONS = 25
+# Test Connection answers within 15 s whatever the host does: a second try only if the first failed fast.
+TEST_TIMEOUT = 5.0
+TEST_RETRY_WINDOW = 4.0
 
 
 class ApiframeHook(HttpHook):
@@ -51,11 +54,12 @@ class ApiframeHook(HttpHook):
     Talk to the apiframe API with the key of an Airflow connection.
 
     The connection's password is the API key (``afk_...``); its host defaults to
-    ``https://api.apiframe.ai``. Extra may hold ``timeout`` (seconds per request, default 60) and
-    ``retry_timeout`` (how long a request rides out transient failures, default 300 s), ``max_retries``
-    (an optional cap on resends), ``rate_limit_per_minute`` (default 500), ``rate_limit_redis_conn_id``
-    (the UI offers these as fields; empty or null means the default) besides the http provider's own
-    options (``verify``, ``proxies``...).
+    ``https://api.apiframe.ai``, and a host without a scheme is reached over HTTPS (plain HTTP only on
+    this machine, or with ``allow_insecure_http: true`` in the extra). Extra may hold ``timeout``
+    (seconds per request, default 60) and ``retry_timeout`` (how long a request rides out transient
+    failures, default 300 s), ``max_retries`` (an optional cap on resends), ``rate_limit_per_minute``
+    (default 500), ``rate_limit_redis_conn_id`` (the UI offers these as fields; empty or null means the
+    default) besides the http provider's own options (``verify``, ``proxies``...).
 
     :param apiframe_conn_id: The Airflow connection to use.
     """
@@ -64,7 +68,7 @@ class ApiframeHook(HttpHook):
     default_conn_name = "apiframe_default"
     conn_type = "apiframe"
     hook_name = "apiframe"
-    default_host = "https://api.apiframe.ai"
+    default_host = DEFAULT_API_URL
 
     def __init__(self, apiframe_conn_id: str = default_conn_name) -> None:
         super().__init__(method="GET", http_conn_id=apiframe_conn_id)
@@ -89,7 +93,7 @@ class ApiframeHook(HttpHook):
     ) -> requests.Session:
         """The http provider's session (base URL, proxies, TLS, keep-alive), minus our settings."""
         session = super().get_conn(headers, extra_options)
-        for name in ClientSettings.EXTRA_KEYS:
+        for name in (*ClientSettings.EXTRA_KEYS, INSECURE_HTTP_KEY):
             session.headers.pop(name, None)
         return session
 
@@ -98,19 +102,25 @@ class ApiframeHook(HttpHook):
         return None
 
     def _settings(self, connection: Connection, extra: Mapping[str, Any]) -> ClientSettings:
-        self._set_base_url(connection)
-        key = connection.password
+        conn_id = self.apiframe_conn_id
+        base_url = api_base_url(conn_id, connection.host, connection.schema, connection.port, extra)
+        # A key pasted with a newline or a space around it: the header must hold the key alone.
+        key = (connection.password or "").strip()
         if not key:
             raise ApiframeConfigurationError(
-                f"The Airflow connection {self.apiframe_conn_id!r} has no API key: put the key (afk_...) "
+                f"The Airflow connection {conn_id!r} has no API key: put the key (afk_...) "
                 "in its Password field, or in the URI as apiframe://:KEY@HOST."
             )
-        return ClientSettings.from_connection_extra(self.base_url, key, extra)
+        if not (key.isascii() and key.isprintable()):
+            raise ApiframeConfigurationError(
+                f"The API key of the Airflow connection {conn_id!r} holds a control character or a "
+                "non-ASCII letter, which no HTTP header can carry: paste the key again."
+            )
+        return ClientSettings.from_connection_extra(base_url, key, extra)
 
     @cached_property
     def transport(self) -> SyncTransport:
-        session = self.get_conn()
-        return SyncTransport(self._settings(self.connection, self.connection.extra_dejson), session)
+        return SyncTransport(self._settings(self.connection, self.connection.extra_dejson), self.get_conn())
 
     async def async_settings(self) -> ClientSettings:
         """The client settings of the connection, looked up without blocking the event loop."""
@@ -168,9 +178,9 @@ class ApiframeHook(HttpHook):
     def get_job(self, job_id: str) -> Job:
         return parse_job(self.transport.send(job_request(job_id)))
 
-    def get_account(self) -> dict[str, Any]:
+    def get_account(self, transport: SyncTransport | None = None) -> dict[str, Any]:
         """``GET /v2/me``: the user, the team (with its credit balance) and the key. Spends nothing."""
-        answer = self.transport.send(ApiRequest("GET", "/v2/me"))
+        answer = (transport or self.transport).send(ApiRequest("GET", "/v2/me"))
         if not isinstance(answer, dict):
             raise ApiframeError(f"/v2/me answered with {type(answer).__name__}, not an object")
         return answer
@@ -213,23 +223,25 @@ class ApiframeHook(HttpHook):
                     return price
         raise ApiframeUnexpectedResponseError(f"/v2/models does not give the price of {model}")
 
-    def download_images(self, urls: Sequence[str], directory: str | os.PathLike[str]) -> list[str]:
+    def download_images(
+        self,
+        urls: Sequence[str],
+        directory: str | os.PathLike[str],
+        *,
+        max_bytes: int | None = None,
+    ) -> list[str]:
         """
-        Copy images from apiframe's CDN into ``directory``; return the paths written.
+        Copy images from apiframe's CDN into the local ``directory``; return the paths written, in order.
 
         The CDN purges files after 24 hours by default, so a pipeline that needs the pixels keeps its own
-        copy. The key is not sent: the CDN needs none and may be another host.
+        copy. Each file is named by its job and index (``<job id>-<n>``, as the CDN names it; a URL not
+        named so gets a hash of the URL) with the extension its bytes show, and only a PNG, JPEG or WEBP
+        image is kept. Downloads go through the storage module's client: http(s) only, streamed, at
+        most ``max_bytes`` each (default 100 MiB), never with the key.
         """
-        target = Path(directory)
-        target.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for url in urls:
-            name = PurePosixPath(urlparse(url).path).name or "image"
-            content = self.transport.send(ApiRequest("GET", url, authenticated=False, expect_json=False))
-            path = target / name
-            path.write_bytes(content)
-            paths.append(str(path))
-        return paths
+        from airflow_provider_apiframe.image_store import MAX_IMAGE_BYTES, download_images
+
+        return download_images(urls, directory, max_bytes=max_bytes or MAX_IMAGE_BYTES, log=self.log)
 
     def wait_for_job(
         self,
@@ -283,9 +295,19 @@ class ApiframeHook(HttpHook):
         return found
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check the key with ``GET /v2/me``: no job, no credit spent."""
+        """
+        Check the key with ``GET /v2/me``: no job, no credit spent. A short retry budget of its own, so
+        that a wrong URL (refused, unresolvable, silent) is reported within seconds.
+        """
         try:
-            team = self.get_account().get("team") or {}
+            settings = self._settings(self.connection, self.connection.extra_dejson)
+            quick = dataclasses.replace(
+                settings,
+                timeout=min(settings.timeout, TEST_TIMEOUT),
+                retry_timeout=min(settings.retry_timeout, TEST_RETRY_WINDOW),
+                max_retries=1,
+            )
+            team = self.get_account(SyncTransport(quick, self.get_conn())).get("team") or {}
         except (ApiframeError, ValueError) as error:
             return False, str(error)
         return (
