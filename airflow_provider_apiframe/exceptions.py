@@ -69,13 +69,22 @@ class ApiframeAuthError(ApiframePermanentError):
 
 
 class ApiframeInsufficientCreditsError(ApiframePermanentError):
-    """The team's balance cannot pay for the job (402)."""
+    """The team's balance cannot pay for the job (402), or for a batch's ``jobs`` (checked up front)."""
 
-    def __init__(self, message: str, *, credits_required: int | None, credits_available: int | None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        credits_required: int | None,
+        credits_available: int | None,
+        jobs: int = 1,
+    ) -> None:
         self.credits_required = credits_required
         self.credits_available = credits_available
+        needs = "the job needs" if jobs == 1 else "the batch needs"
+        per = "" if jobs == 1 else f" for {jobs} jobs"
         super().__init__(
-            f"{message}: the job needs {_count(credits_required)} credits and the team has "
+            f"{message}: {needs} {_count(credits_required)} credits{per} and the team has "
             f"{_count(credits_available)}. Top up the apiframe balance, then clear the task.",
             http_status=402,
         )

@@ -117,7 +117,7 @@ class ImageToStore:
 
 @dataclass(frozen=True)
 class StoredImage:
-    # Where the image is, as a URL (file:///..., s3://...).
+    # Where the image is: a local path where the destination was a local folder, else a URL (s3://...).
     path: str
     # The metadata.jsonl that lists it.
     manifest: str
@@ -230,7 +230,7 @@ def store_images(
     # Rows of earlier calls for other images stay, as long as their files do.
     kept = [row for name, row in recorded.items() if name in present and name not in names]
     rows = kept + [row for row, _ in placed]
-    manifest = str(write_manifest(part, rows)) if rows else ""
+    manifest = _as_given(destination, write_manifest(part, rows)) if rows else ""
     copied_count = sum(copied for _, copied in placed)
     log.info(
         "Stored %d of %d image(s) in %s: %d copied, %d already there",
@@ -243,7 +243,9 @@ def store_images(
     if failures:
         raise _failure(failures, len(wanted))
     return [
-        StoredImage(path=str(child(part, row.file_name)), manifest=manifest, row=row, copied=copied)
+        StoredImage(
+            path=_as_given(destination, child(part, row.file_name)), manifest=manifest, row=row, copied=copied
+        )
         for row, copied in placed
     ]
 
@@ -300,12 +302,7 @@ def keep_images(
     Store images a generate or batch task has just made (it knows their prompt and options already):
     each source URL -> its stored path. The part is named after the task's jobs, so a retry copies nothing.
     """
-    stored = store_images(
-        images,
-        data_set_path(destination, conn_id),
-        writer=jobs_writer(image.job_id for image in images),
-        log=log,
-    )
+    stored = store_images(images, destination, conn_id=conn_id, log=log)
     return {image.row.source_url: image.path for image in stored}
 
 
@@ -511,6 +508,11 @@ def _cdn_session() -> requests.Session:
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
     return session
+
+
+def _as_given(destination: str | ObjectStoragePath, path: ObjectStoragePath) -> str:
+    """A local path where the destination was given as a local folder, else the path's URL."""
+    return path.path if isinstance(destination, str) and "://" not in destination else str(path)
 
 
 def _files_in(part: ObjectStoragePath) -> dict[str, int]:

@@ -29,6 +29,14 @@ class ApiframeImageLink(BaseOperatorLink):
         return url if isinstance(url, str) else ""
 
 
+def link_pending(context: Context) -> None:
+    """
+    No link yet, said quietly. Airflow 3 stores a task's links also when a try defers or fails, and asking
+    for an XCom that does not exist logs an error line: one per deferral, and after every real error.
+    """
+    context["ti"].xcom_push(key=IMAGE_URL_XCOM, value="")
+
+
 def remember_image(context: Context, images: Sequence[str]) -> None:
     """Keep the first image's URL for the task's link."""
     if images:

@@ -65,6 +65,8 @@ class ClientSettings:
     rate_limit_per_minute: int = 500
     # A Redis connection that keeps the key's pace for every process naming it; None: each its own.
     rate_limit_redis_conn_id: str | None = None
+    # The Airflow connection these came from, named in errors that the user fixes there.
+    conn_id: str = ""
 
     # Connection-extra keys that configure the client rather than being sent as HTTP headers.
     EXTRA_KEYS = (
@@ -76,7 +78,9 @@ class ClientSettings:
     )
 
     @classmethod
-    def from_connection_extra(cls, base_url: str, api_key: str, extra: Mapping[str, Any]) -> ClientSettings:
+    def from_connection_extra(
+        cls, base_url: str, api_key: str, extra: Mapping[str, Any], conn_id: str = ""
+    ) -> ClientSettings:
         # An emptied form field is stored as null (Airflow 3) or blank text (Airflow 2): the default.
         extra = {
             k: v for k, v in extra.items() if v is not None and not (isinstance(v, str) and not v.strip())
@@ -113,6 +117,7 @@ class ClientSettings:
             max_retries=max_retries,
             rate_limit_per_minute=rate_limit,
             rate_limit_redis_conn_id=redis_conn_id,
+            conn_id=conn_id,
         )
 
     def budget(self) -> Budget | None:
@@ -222,10 +227,11 @@ def error_from_response(
         details = payload.get("details")
         return ApiframeValidationError(message, details=_clean_details(details, settings), http_status=status)
     if status in (401, 403):
+        where = f"connection {settings.conn_id!r}" if settings.conn_id else "the connection"
         hint = (
-            "check the API key in the connection's Password field"
+            f"check the API key in the Password field of {where}"
             if status == 401
-            else "the key is inactive or lacks permission for this request"
+            else f"the key of {where} is inactive or lacks permission for this request"
         )
         return ApiframeAuthError(f"{message} ({hint})", http_status=status)
     if status == 402:

@@ -39,7 +39,9 @@ with DAG(
     def save_images(url_lists: list[list[str]], output_dir: str, model: str) -> list[str]:
         from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
 
-        urls = [url for urls in url_lists for url in urls]
+        # One slice fetches every mapped result; a plain loop asks item by item, and Airflow 3 logs an
+        # error for the item past the end.
+        urls = [url for urls in url_lists[:] for url in urls]
         return ApiframeHook().download_images(urls, os.path.join(output_dir, model))
 
     for model, options in MODELS.items():

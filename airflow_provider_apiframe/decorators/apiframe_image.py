@@ -19,7 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import DecoratedOperator, determine_kwargs, task_decorator_factory
+from airflow.providers.common.compat.sdk import (
+    DecoratedOperator,
+    context_merge,
+    determine_kwargs,
+    task_decorator_factory,
+)
 
 from airflow_provider_apiframe.exceptions import ApiframeValidationError
 from airflow_provider_apiframe.models import get_model
@@ -66,9 +71,12 @@ class ApiframeImageDecoratedOperator(DecoratedOperator, ApiframeImageGenerateOpe
             **rest,
         )
 
-    def execute(self, context: Context) -> Any:
+    def prepare(self, context: Context) -> None:
         # The function's own arguments, and any context key it names (ti, params...), as @task passes them.
-        arguments = determine_kwargs(self.python_callable, self.op_args, {**context, **self.op_kwargs})
+        # Merged as PythonOperator does: copying Airflow 2's context reads (and warns about) every
+        # deprecated key in it.
+        context_merge(context, self.op_kwargs)
+        arguments = determine_kwargs(self.python_callable, self.op_args, context)
         returned = self.python_callable(*self.op_args, **arguments)
         if isinstance(returned, str):
             self.prompt = returned
@@ -85,7 +93,6 @@ class ApiframeImageDecoratedOperator(DecoratedOperator, ApiframeImageGenerateOpe
                     "return value": [f"a string, or a dict with 'prompt' and options; got {returned!r}"]
                 },
             )
-        return super().execute(context)
 
 
 def _split_options(model: Any, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.common.compat.sdk import AirflowNotFoundException
 from airflow.providers.http.hooks.http import HttpHook
 
 from airflow_provider_apiframe.api_url import INSECURE_HTTP_KEY, api_base_url
@@ -86,7 +87,19 @@ class ApiframeHook(HttpHook):
 
     @cached_property
     def connection(self) -> Connection:
-        return self.get_connection(self.apiframe_conn_id)
+        with self._existing_connection():
+            return self.get_connection(self.apiframe_conn_id)
+
+    @contextmanager
+    def _existing_connection(self) -> Iterator[None]:
+        # A permanent error: a misspelled connection id is not worth Airflow's retries.
+        try:
+            yield
+        except AirflowNotFoundException:
+            raise ApiframeConfigurationError(
+                f"The Airflow connection {self.apiframe_conn_id!r} does not exist: create it (type "
+                "apiframe, the API key as its password), or set apiframe_conn_id to one that exists."
+            ) from None
 
     def get_conn(
         self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None
@@ -116,7 +129,7 @@ class ApiframeHook(HttpHook):
                 f"The API key of the Airflow connection {conn_id!r} holds a control character or a "
                 "non-ASCII letter, which no HTTP header can carry: paste the key again."
             )
-        return ClientSettings.from_connection_extra(base_url, key, extra)
+        return ClientSettings.from_connection_extra(base_url, key, extra, conn_id)
 
     @cached_property
     def transport(self) -> SyncTransport:
@@ -126,7 +139,8 @@ class ApiframeHook(HttpHook):
         """The client settings of the connection, looked up without blocking the event loop."""
         from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 
-        connection = await get_async_connection(self.apiframe_conn_id, hook=self)
+        with self._existing_connection():
+            connection = await get_async_connection(self.apiframe_conn_id, hook=self)
         return self._settings(connection, await get_async_extra_dejson(connection))
 
     @asynccontextmanager
@@ -202,6 +216,7 @@ class ApiframeHook(HttpHook):
                 f"Not enough credits for {images} {model} image(s)",
                 credits_required=cost * images,
                 credits_available=balance,
+                jobs=images,
             )
         return balance
 

@@ -19,7 +19,7 @@ from airflow_provider_apiframe.batch_rows import Row, read_rows, short_digest
 from airflow_provider_apiframe.exceptions import ApiframeBatchFailedError
 from airflow_provider_apiframe.idempotency import task_instance_key
 from airflow_provider_apiframe.lineage import generation_lineage
-from airflow_provider_apiframe.links import ApiframeImageLink, remember_image
+from airflow_provider_apiframe.links import ApiframeImageLink, link_pending, remember_image
 from airflow_provider_apiframe.models import get_model
 from airflow_provider_apiframe.operators.arguments import (
     DEFER_TIMEOUT_GRACE,
@@ -181,6 +181,7 @@ class ApiframeBatchGenerateOperator(BaseOperator):
         ]
 
     def execute(self, context: Context) -> list[dict[str, Any]] | None:
+        link_pending(context)
         rows = self._rows()
         keys = self._keys(context, rows)
         recorded = _recorded_jobs(context)

@@ -19,7 +19,7 @@ from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin
 from airflow_provider_apiframe.idempotency import task_instance_key
 from airflow_provider_apiframe.jobs import JobStatus
 from airflow_provider_apiframe.lineage import generation_lineage
-from airflow_provider_apiframe.links import ApiframeImageLink, images_of
+from airflow_provider_apiframe.links import ApiframeImageLink, images_of, link_pending
 from airflow_provider_apiframe.models import get_model
 from airflow_provider_apiframe.operators.arguments import DEFER_TIMEOUT_GRACE, is_literal, positive_seconds
 from airflow_provider_apiframe.polling import Event, terminal_event
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
 
     from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
+
+CREDIT_COST_XCOM = "credit_cost"
 
 
 class ApiframeImageGenerateOperator(ResumableJobMixin, BaseOperator):
@@ -45,7 +47,8 @@ class ApiframeImageGenerateOperator(ResumableJobMixin, BaseOperator):
     and the request, so a retried try gets back the job it already paid for. It pushes the job id to XCom
     under ``job_id``, then (by default) defers to ``ApiframeJobTrigger`` and frees its worker slot. Its
     return value, and so its ``return_value`` XCom, is the list of image URLs. The CDN keeps them for 24
-    hours: copy the files to your own storage downstream.
+    hours: copy the files to your own storage downstream. The credits the job cost are pushed under
+    ``credit_cost`` (None where the API did not say).
 
     On Airflow 3.3+ the job id is also kept in the task state store (``ResumableJobMixin``): a retry
     reconnects to a running job, or takes a finished one's images, without sending a submit at all, and
@@ -64,7 +67,8 @@ class ApiframeImageGenerateOperator(ResumableJobMixin, BaseOperator):
     :param timeout: Seconds (or a timedelta) the job may take from submit to end before the task fails.
     :param store_to: A data set folder on any object storage (``file://``, ``s3://``, ...): the images
         are copied there with their manifest, as ``ApiframeStoreImagesOperator`` does, and the task
-        returns the stored paths instead of the CDN URLs. Templated.
+        returns the stored paths instead of the CDN URLs: local paths for a local folder, URLs for
+        object storage. Templated.
     :param store_conn_id: The Airflow connection with the storage's credentials, if it needs one.
     """
 
@@ -124,8 +128,13 @@ class ApiframeImageGenerateOperator(ResumableJobMixin, BaseOperator):
         return ApiframeHook(apiframe_conn_id=self.apiframe_conn_id)
 
     def execute(self, context: Context) -> list[str]:
+        link_pending(context)
+        self.prepare(context)
         self._check()
         return self.execute_resumable(context)  # type: ignore[no-any-return]
+
+    def prepare(self, context: Context) -> None:
+        """What the task settles only when it runs, before its arguments are checked: nothing here."""
 
     def submit_job(self, context: Context) -> str:
         ti = context["ti"]
@@ -197,6 +206,8 @@ class ApiframeImageGenerateOperator(ResumableJobMixin, BaseOperator):
 
     def _result(self, context: Context, event: Event | None) -> list[str]:
         self._images = images_of(context, event, self.log)
+        # What the job cost, for a downstream task that adds up a run's spend without reading manifests.
+        context["ti"].xcom_push(key=CREDIT_COST_XCOM, value=(event or {}).get("credit_cost"))
         if not self.store_to:
             return self._images
         from airflow_provider_apiframe.image_store import ImageToStore, keep_images

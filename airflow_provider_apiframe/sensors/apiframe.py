@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_apiframe.exceptions import ApiframeValidationError
-from airflow_provider_apiframe.links import ApiframeImageLink, images_of
+from airflow_provider_apiframe.links import ApiframeImageLink, images_of, link_pending
 from airflow_provider_apiframe.models import is_uuid
 from airflow_provider_apiframe.operators.arguments import DEFER_TIMEOUT_GRACE, positive_seconds
 from airflow_provider_apiframe.polling import Event, terminal_event
@@ -86,6 +86,7 @@ class ApiframeJobSensor(BaseSensorOperator):
         return self.job_id.strip()
 
     def execute(self, context: Context) -> Any:
+        link_pending(context)
         job_id = self._check_job_id()
         if not self.deferrable:
             return super().execute(context)

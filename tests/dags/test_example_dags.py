@@ -123,6 +123,16 @@ def test_the_demo_prints_a_summary_and_a_contact_sheet_of_every_image(dag_runs):
         assert sheet.width == 4 * (256 + 16) and sheet.height > 256
 
 
+def test_a_run_where_every_task_succeeds_logs_no_error_and_no_warning_of_ours(dag_runs):
+    result, tmp, _ = dag_runs
+    assert result.returncode == 0
+    lines = (tmp / "images" / "airflow.log").read_text().splitlines()
+    # Airflow 3's structlog level ("[error    ]"), Airflow 2's logging ("{file.py:12} ERROR - ...").
+    errors = [line for line in lines if "[error" in line or " ERROR " in line]
+    ours = [line for line in lines if "airflow_provider_apiframe" in line and "Warning" in line]
+    assert errors == [] and ours == []
+
+
 def test_the_key_appears_in_no_output_nor_log(dag_runs):
     result, tmp, _ = dag_runs
     assert TEST_KEY not in result.stdout and TEST_KEY not in result.stderr
@@ -184,6 +194,20 @@ def test_every_task_links_to_its_first_image(dag_runs):
     for (dag_id, task_id, map_index), link in zip(tasks, links, strict=True):
         _, result = values[dag_id, task_id, map_index, "return_value"]
         assert link == _first_image(result), (dag_id, task_id)
+
+
+def test_a_generate_task_says_what_it_cost(dag_runs):
+    import sqlite3
+
+    _, tmp, _ = dag_runs
+    with sqlite3.connect(tmp / "home" / "airflow.db") as db:
+        rows = db.execute(
+            "SELECT map_index, value FROM xcom WHERE dag_id = 'example_apiframe_imagen_mapped' "
+            "AND task_id = 'generate' AND key = 'credit_cost'"
+        ).fetchall()
+    # imagen-4's published price, once per mapped prompt.
+    assert sorted(json.loads(v) if isinstance(v, str | bytes) else v for _, v in rows) == [7] * len(rows)
+    assert len(rows) == 4
 
 
 def test_generating_tasks_report_lineage_model_in_cdn_folder_out(dag_runs):

@@ -95,7 +95,7 @@ def test_a_storm_of_faults_is_ridden_out_without_task_retries_and_paid_once(airf
     ("config", "key", "says", "submits"),
     [
         ({"credits": 3}, TEST_KEY, ["needs 7 credits", "has 3"], 1),
-        ({}, "afk_revoked_key_0000", ["HTTP 401", "Password"], 0),
+        ({}, "afk_revoked_key_0000", ["HTTP 401", "Password field of connection 'apiframe_default'"], 0),
     ],
     ids=["402-credits", "401-key"],
 )
@@ -103,10 +103,11 @@ def test_permanent_error_fails_the_first_try_and_skips_retries(airflow_home, con
     with emulator(**config) as server:
         result, output = run_dag(airflow_home, "apiframe_permanent", server, key=key)
         stats = server.stats()
-    assert result["tasks"]["generate"]["state"] == "failed"
-    assert result["tasks"]["generate"]["try_number"] == 1  # retries=2, none used
+    # retries=2, none used: neither for the API's refusal nor for a connection id that does not exist
+    assert result["tasks"]["generate"] == {"state": "failed", "try_number": 1}
+    assert result["tasks"]["misspelled"] == {"state": "failed", "try_number": 1}
     assert stats["submits"] == submits and stats["jobs_created"] == 0
-    for text in says:
+    for text in [*says, "The Airflow connection 'apiframe_defualt' does not exist: create it"]:
         assert text in output
 
 

@@ -251,6 +251,7 @@ def test_credit_check_for_a_batch_spends_nothing(apiframe_emulator_factory, monk
     with pytest.raises(ApiframeInsufficientCreditsError) as info:
         ApiframeHook().ensure_credits("imagen-4", 3)
     assert (info.value.credits_required, info.value.credits_available) == (21, 20)
+    assert "the batch needs 21 credits for 3 jobs and the team has 20" in str(info.value)
     assert server.stats()["submits"] == 0 and server.stats()["credits_balance"] == 20
 
 

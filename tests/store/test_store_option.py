@@ -41,6 +41,7 @@ def test_generate_returns_the_stored_paths_with_prompt_and_options_beside(apifra
     assert (row["width"], row["height"]) == (512, 256)
     # The link still opens the image on the CDN, where the browser can reach it.
     assert ti.xcom["image_url"] == row["source_url"]
+    assert ti.xcom["credit_cost"] == row["credits"] > 0
     # Lineage names both the CDN folder and the data set's part.
     outputs = {(d.namespace, d.name) for d in op.get_openlineage_facets_on_complete(None).outputs}
     assert ("file://", path.removeprefix("file://").rsplit("/", 1)[0]) in outputs
@@ -58,7 +59,9 @@ def test_a_stored_batch_loads_as_a_data_set_with_its_row_ids(batch_conn, tmp_pat
         poll_interval=0.5,
     )
     results = run_to_end(op, {"ti": TaskInstance()})
+    # A local folder given, local paths back (not file:// URLs).
     assert all(len(r["paths"]) == 1 and r["paths"][0].endswith(".jpg") for r in results)
+    assert all(r["paths"][0].startswith(f"{tmp_path}/birds/part-") for r in results)
     loaded = datasets.load_dataset(
         "imagefolder", data_dir=str(tmp_path / "birds"), split="train", cache_dir=str(tmp_path / "cache")
     )

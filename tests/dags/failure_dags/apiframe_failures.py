@@ -33,6 +33,13 @@ with DAG(dag_id="apiframe_flaky", **DEFAULTS):
 
 with DAG(dag_id="apiframe_permanent", **DEFAULTS):
     ImagenGenerateOperator(task_id="generate", prompt="koi", retries=2, retry_delay=timedelta(seconds=0))
+    ImagenGenerateOperator(
+        task_id="misspelled",
+        prompt="koi",
+        apiframe_conn_id="apiframe_defualt",
+        retries=2,
+        retry_delay=timedelta(seconds=0),
+    )
 
 with DAG(dag_id="apiframe_job_failures", **DEFAULTS):
     ImagenGenerateOperator(task_id="failed", prompt="koi [fail]", poll_interval=0.5, **RETRY_AT_ONCE)
