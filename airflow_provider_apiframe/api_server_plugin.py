@@ -16,6 +16,7 @@ nothing beyond the plugin base class until a request to the test route comes in.
 from __future__ import annotations
 
 import json
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 CONN_TYPE = "apiframe"
 # Matched at the end of the path so that an API server behind a base URL prefix is covered too.
 TEST_ROUTE = "/api/v2/connections/test"
+# A Test Connection body is a few hundred bytes; a larger one is passed on as it comes, never rewritten.
+BODY_READ_MAX = 8 * 1024
 
 
 @dataclass(frozen=True)
@@ -88,25 +91,16 @@ class ConnectionTestPortMiddleware:
         if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith(TEST_ROUTE):
             await self.app(scope, receive, send)
             return
-        messages: list[Message] = []
-        body = b""
-        complete = False
-        while not complete:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":  # the client went away: pass that on unchanged
-                break
-            body += message.get("body", b"")
-            complete = not message.get("more_body", False)
-        if complete:
+        messages, body = await _read_small_body(receive)
+        if body is not None:
             rewritten = await self._rewrite(body)
             if rewritten is not None:
-                messages = [{"type": "http.request", "body": rewritten, "more_body": False}]
+                messages = deque([{"type": "http.request", "body": rewritten, "more_body": False}])
                 scope = dict(scope, headers=_with_content_length(scope["headers"], len(rewritten)))
 
         async def replay() -> Message:
-            # The buffered body first, then the real channel, which reports a disconnect to the route.
-            return messages.pop(0) if messages else await receive()
+            # What was read first, then the real channel: the rest of a large body, or a disconnect.
+            return messages.popleft() if messages else await receive()
 
         await self.app(scope, replay, send)
 
@@ -131,6 +125,27 @@ class ConnectionTestPortMiddleware:
             return None
         data["port"] = None
         return json.dumps(data).encode()
+
+
+async def _read_small_body(receive: Receive) -> tuple[deque[Message], bytes | None]:
+    """
+    The messages read, and the whole body if it came within ``BODY_READ_MAX`` bytes (else None).
+
+    Reading stops once the body passes the limit: the rest streams to the route untouched, and the
+    API server's memory and event loop spend nothing on a body no Test Connection sends.
+    """
+    messages: deque[Message] = deque()
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":  # the client went away: pass that on unchanged
+            return messages, None
+        size += len(message.get("body", b""))
+        if size > BODY_READ_MAX:
+            return messages, None
+        if not message.get("more_body", False):
+            return messages, b"".join(m.get("body", b"") for m in messages)
 
 
 def _with_content_length(headers: list[tuple[bytes, bytes]], length: int) -> list[tuple[bytes, bytes]]:

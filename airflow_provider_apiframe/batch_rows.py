@@ -10,13 +10,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_apiframe.exceptions import ApiframeValidationError
+from airflow_provider_apiframe.exceptions import ApiframeValidationError, shown
 from airflow_provider_apiframe.models import ImageModel
 
 MAX_ROWS = 10_000
 # A bad batch names this many bad rows, then how many more there are: enough to fix, not a wall of text.
 ERRORS_SHOWN = 20
 ROW_ID_TYPES = (str, int)
+# A row id names the row in results, errors and idempotency keys: a label, not a payload.
+MAX_ROW_ID_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,8 @@ def read_rows(prompts: Any, model: ImageModel, defaults: Mapping[str, Any]) -> l
         )
     rows: list[Row] = []
     errors: dict[str, list[str]] = {}
-    seen_ids: dict[str | int, int] = {}
+    # By the id's text: 1 and "1" name one row (and would share its idempotency key).
+    seen_ids: dict[str, Row] = {}
     for index, item in enumerate(prompts):
         try:
             row = _read_row(index, item, model, defaults)
@@ -66,19 +69,21 @@ def read_rows(prompts: Any, model: ImageModel, defaults: Mapping[str, Any]) -> l
                 errors[f"rows[{index}]{'.' + path if path else ''}"] = messages
             continue
         if row.id is not None:
-            if row.id in seen_ids:
-                errors[f"rows[{index}].id"] = [f"{row.id!r} is also the id of row {seen_ids[row.id]}"]
+            if (first := seen_ids.get(str(row.id))) is not None:
+                errors[f"rows[{index}].id"] = [
+                    f"{row.id!r} is also the id of row {first.index} ({first.id!r}): ids are compared as text"
+                ]
                 continue
-            seen_ids[row.id] = index
+            seen_ids[str(row.id)] = row
         rows.append(row)
     if errors:
-        shown = dict(list(errors.items())[:ERRORS_SHOWN])
-        more = len(errors) - len(shown)
+        listed = dict(list(errors.items())[:ERRORS_SHOWN])
+        more = len(errors) - len(listed)
         if more:
-            shown["..."] = [f"and {more} more"]
+            listed["..."] = [f"and {more} more"]
         raise ApiframeValidationError(
             f"{len({path.split(']')[0] for path in errors})} of {len(prompts)} rows are invalid",
-            details=shown,
+            details=listed,
         )
     return rows
 
@@ -87,16 +92,12 @@ def _read_row(index: int, item: Any, model: ImageModel, defaults: Mapping[str, A
     if isinstance(item, str):
         row = Row(index, None, item, dict(defaults))
     elif isinstance(item, Mapping):
-        unknown_type = [key for key in item if not isinstance(key, str)]
+        unknown_type = [shown(key, 40) for key in item if not isinstance(key, str)]
         if unknown_type:
             raise ApiframeValidationError(
-                "Invalid row", details={"": [f"keys must be strings: {unknown_type}"]}
+                "Invalid row", details={"": [f"keys must be strings, got {', '.join(unknown_type)}"]}
             )
-        row_id = item.get("id")
-        if row_id is not None and (isinstance(row_id, bool) or not isinstance(row_id, ROW_ID_TYPES)):
-            raise ApiframeValidationError(
-                "Invalid row id", details={"id": [f"must be a string or an integer, got {row_id!r}"]}
-            )
+        row_id = _row_id(item.get("id"))
         options = {**defaults, **{k: v for k, v in item.items() if k not in ("prompt", "id")}}
         row = Row(index, row_id, item.get("prompt"), options)  # type: ignore[arg-type]
     else:
@@ -106,6 +107,26 @@ def _read_row(index: int, item: Any, model: ImageModel, defaults: Mapping[str, A
         )
     model.request_body(row.prompt, row.options)  # every check the API would make, before any spend
     return row
+
+
+def _row_id(row_id: Any) -> str | int | None:
+    """The row's id, if it is a string or an integer of at most ``MAX_ROW_ID_LENGTH`` characters."""
+    if row_id is None:
+        return None
+    if isinstance(row_id, bool) or not isinstance(row_id, ROW_ID_TYPES):
+        problem = f"must be a string or an integer, got {shown(row_id, 40)}"
+    elif _too_long(row_id):
+        problem = f"must be at most {MAX_ROW_ID_LENGTH} characters, got {shown(row_id, 40)}"
+    else:
+        return row_id
+    raise ApiframeValidationError("Invalid row id", details={"id": [problem]})
+
+
+def _too_long(row_id: str | int) -> bool:
+    if isinstance(row_id, str):
+        return len(row_id) > MAX_ROW_ID_LENGTH
+    # Measured without str(), which refuses an int of thousands of digits; a minus sign is one character.
+    return not -(10 ** (MAX_ROW_ID_LENGTH - 1)) < row_id < 10**MAX_ROW_ID_LENGTH
 
 
 def short_digest(key: str) -> str:

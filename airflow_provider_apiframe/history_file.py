@@ -11,6 +11,7 @@ writer wins, which loses at most what another process learned since it last wrot
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -20,6 +21,11 @@ from pathlib import Path
 from typing import Any
 
 HISTORY_DIR_ENV = "APIFRAME_HISTORY_DIR"
+# Model names kept as they are in file names: short, plain, and not hidden files.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+# Of any other name, this many characters stay readable before the digest that tells it apart.
+PREFIX_KEPT = 40
+DIGEST_CHARS = 16
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +41,33 @@ def history_dir() -> Path | None:
 
 def path_for(model: str) -> Path | None:
     folder = history_dir()
-    return None if folder is None else folder / f"{re.sub(r'[^A-Za-z0-9._-]', '_', model or '_')}.json"
+    return None if folder is None else folder / file_name(model)
+
+
+def file_name(model: str) -> str:
+    """
+    ``model``'s file name: the name itself where it is short and plain, otherwise its first characters
+    made plain and a digest of all of it (so that names too long for the file system, or that differ
+    only in characters a file name cannot hold, each get a file of their own).
+    """
+    if _PLAIN_NAME.fullmatch(model):
+        return f"{model}.json"
+    prefix = re.sub(r"[^A-Za-z0-9._-]", "_", model[:PREFIX_KEPT]).lstrip(".")
+    # surrogatepass: a JSON string may hold a lone surrogate, which strict UTF-8 refuses to encode.
+    digest = hashlib.sha256(model.encode("utf-8", "surrogatepass")).hexdigest()[:DIGEST_CHARS]
+    return f"{prefix}-{digest}.json"
 
 
 def load(model: str) -> dict[str, Any] | None:
     """What an earlier process wrote for ``model``; None if nothing (or nothing readable) is there."""
     path = path_for(model)
-    if path is None or not path.is_file():
+    if path is None:
         return None
     try:
         snapshot = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, ValueError, RecursionError) as error:
         log.warning("Ignoring the learned job history in %s: %s", path, error)
         return None
     return snapshot if isinstance(snapshot, dict) else None

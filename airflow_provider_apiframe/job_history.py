@@ -181,7 +181,7 @@ class ModelHistory:
                 if 0 <= int(progress) < 100
             }
             fractions = _finite(snapshot["fractions"])
-        except (KeyError, TypeError, ValueError, AttributeError):
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             return
         self._durations.extend(durations)
         for progress, shares in by_progress.items():
@@ -283,7 +283,7 @@ class ModelHistory:
 
 
 def _finite(values: Any) -> list[float]:
-    """``values`` as floats, without NaN or infinities (ValueError or TypeError if any is no number)."""
+    """``values`` as floats, without NaN or infinities (ValueError, TypeError or OverflowError if not)."""
     return [value for value in map(float, values) if math.isfinite(value)]
 
 

@@ -7,16 +7,18 @@ real duration; the triggerer's status hub and a worker's blocking wait both read
 
 from __future__ import annotations
 
-import contextlib
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from airflow_provider_apiframe.exceptions import ApiframeError, ApiframeTransientError
+from airflow_provider_apiframe.exceptions import ApiframeTransientError, shown
 from airflow_provider_apiframe.job_history import history_for
 from airflow_provider_apiframe.jobs import Job, parse_job
 from airflow_provider_apiframe.transport import ApiRequest
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
 # Finished jobs already taught to the model history, so that each counts once however many pages show it.
@@ -40,12 +42,25 @@ def page_request(cursor: str | None = None, model: str | None = None) -> ApiRequ
 
 
 def parse_page(body: Any) -> Page:
+    """The page's jobs; an item that is no readable job is left out, and the page logged once."""
     if not isinstance(body, dict) or not isinstance(body.get("jobs"), list):
-        raise ApiframeTransientError(f"GET /v2/jobs answered without a list of jobs: {str(body)[:200]}")
+        raise ApiframeTransientError(f"GET /v2/jobs answered without a list of jobs: {shown(body)}")
     jobs = []
+    left_out: list[Exception] = []
     for item in body["jobs"]:
-        with contextlib.suppress(ApiframeError):
+        try:
             jobs.append(parse_job(item))
+        # Not only ApiframeError: one item's flaw, whatever it raises, must not cost the others their news.
+        except Exception as error:
+            left_out.append(error)
+    if left_out:
+        log.warning(
+            "Left out %d of the %d items of a GET /v2/jobs page that are no readable job; the first: %s: %s",
+            len(left_out),
+            len(body["jobs"]),
+            type(left_out[0]).__name__,
+            left_out[0],
+        )
     cursor = body.get("nextCursor")
     more = body.get("hasMore")
     return Page(jobs, cursor if isinstance(cursor, str) and cursor and more is not False else None)

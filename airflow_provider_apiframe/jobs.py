@@ -8,13 +8,20 @@ URLs. Everything past this module works with ``Job`` and ``JobStatus`` only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from airflow_provider_apiframe.exceptions import ApiframeUnexpectedResponseError
+from airflow_provider_apiframe.exceptions import ApiframeUnexpectedResponseError, shown
+
+# The contract's progress is 0 to 100 or null.
+MAX_PROGRESS = 100
+# A credit cost past this is no price but a garbled number (one of thousands of digits could not even be
+# written to an XCom).
+MAX_CREDIT_COST = 10**12
 
 
 class JobStatus(StrEnum):
@@ -34,6 +41,7 @@ class JobStatus(StrEnum):
 
 
 _TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+_STATUSES = {status.value: status for status in JobStatus}
 
 
 @dataclass(frozen=True)
@@ -68,27 +76,28 @@ class Job:
 
 def parse_submitted(body: Any) -> SubmittedJob:
     data = _mapping(body, "submit answer")
-    job_id = data.get("jobId", data.get("id"))
-    if not isinstance(job_id, str) or not job_id:
-        raise ApiframeUnexpectedResponseError(f"The submit answer has no job id: {_excerpt(data)}")
-    return SubmittedJob(job_id=job_id, status=parse_status(data.get("status", JobStatus.QUEUED)))
+    return SubmittedJob(
+        job_id=_job_id(data, "jobId", "id", what="submit answer"),
+        status=parse_status(data.get("status", JobStatus.QUEUED)),
+    )
 
 
 def parse_job(body: Any) -> Job:
+    """
+    The job an answer describes; an ``ApiframeUnexpectedResponseError`` if it has no id or status.
+
+    Optional fields the contract types loosely are read as unknown (None) when they hold anything
+    else, so that one garbled field costs its own value, never the job's status.
+    """
     data = _mapping(body, "job")
-    job_id = data.get("id", data.get("jobId"))
-    if not isinstance(job_id, str) or not job_id:
-        raise ApiframeUnexpectedResponseError(f"The job answer has no id: {_excerpt(data)}")
-    progress = data.get("progress")
-    cost = data.get("creditCost")
     error = data.get("error")
     return Job(
-        id=job_id,
+        id=_job_id(data, "id", "jobId", what="job answer"),
         status=parse_status(data.get("status")),
         model=data.get("model") if isinstance(data.get("model"), str) else None,
-        progress=int(progress) if isinstance(progress, int | float) else None,
-        error=error if isinstance(error, str) else (None if error is None else str(error)),
-        credit_cost=cost if isinstance(cost, int) else None,
+        progress=_progress(data.get("progress")),
+        error=error if isinstance(error, str) else (None if error is None else shown(error)),
+        credit_cost=_bounded_int(data.get("creditCost"), MAX_CREDIT_COST),
         images=_image_urls(data.get("result")),
         expired=data.get("expired") is True,
         created_at=parse_timestamp(data.get("createdAt")),
@@ -97,9 +106,16 @@ def parse_job(body: Any) -> Job:
 
 
 def parse_timestamp(value: Any) -> float | None:
-    """ISO 8601 (the spec's date-time) or, defensively, epoch seconds or milliseconds."""
+    """
+    ISO 8601 (the spec's date-time) or, defensively, epoch seconds or milliseconds; None when absent,
+    unreadable, or outside what ``datetime`` can represent (so ``datetime.fromtimestamp`` of a
+    result never fails).
+    """
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value) / 1000 if value > 1e11 else float(value)
+        try:
+            return _representable(float(value) / 1000 if value > 1e11 else float(value))
+        except OverflowError:  # an int too large for a float
+            return None
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -109,14 +125,43 @@ def parse_timestamp(value: Any) -> float | None:
     if moment.tzinfo is None:
         # The spec's timestamps are UTC; one without an offset is read as UTC too.
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return _representable(moment.timestamp())
+
+
+def _representable(epoch: float) -> float | None:
+    # NaN, infinities, and moments outside the years 1 to 9999 in UTC (an offset can push an ISO date out).
+    try:
+        datetime.fromtimestamp(epoch, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return epoch
 
 
 def parse_status(value: Any) -> JobStatus:
-    try:
-        return JobStatus(str(value).strip().upper())
-    except ValueError:
-        raise ApiframeUnexpectedResponseError(f"Unknown job status {value!r}") from None
+    status = _STATUSES.get(value.strip().upper()) if isinstance(value, str) else None
+    if status is None:
+        raise ApiframeUnexpectedResponseError(f"Unknown job status {shown(value)}")
+    return status
+
+
+def _job_id(data: Mapping[str, Any], key: str, fallback: str, *, what: str) -> str:
+    job_id = data.get(key, data.get(fallback))
+    if not isinstance(job_id, str) or not job_id:
+        raise ApiframeUnexpectedResponseError(f"The {what} has no job id: {shown(data)}")
+    return job_id
+
+
+def _progress(value: Any) -> int | None:
+    if isinstance(value, float) and math.isfinite(value):
+        value = int(value)
+    return _bounded_int(value, MAX_PROGRESS)
+
+
+def _bounded_int(value: Any, most: int) -> int | None:
+    """``value`` if it is an int (not a bool) from 0 to ``most``; None otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= most:
+        return value
+    return None
 
 
 def _image_urls(result: Any) -> list[str]:
@@ -133,10 +178,5 @@ def _image_urls(result: Any) -> list[str]:
 
 def _mapping(body: Any, what: str) -> Mapping[str, Any]:
     if not isinstance(body, Mapping):
-        raise ApiframeUnexpectedResponseError(f"The {what} is not a JSON object: {_excerpt(body)}")
+        raise ApiframeUnexpectedResponseError(f"The {what} is not a JSON object: {shown(body)}")
     return body
-
-
-def _excerpt(value: Any, limit: int = 200) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."

@@ -12,6 +12,7 @@ no model-specific branch.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -20,12 +21,14 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow_provider_apiframe.exceptions import ApiframeValidationError
+from airflow_provider_apiframe.exceptions import ApiframeValidationError, shown
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
 PROMPT_MAX_LENGTH = 2000
+# Number.MAX_SAFE_INTEGER: the API reads JSON into JavaScript numbers, which hold no larger integer exactly.
+MAX_SAFE_INTEGER = 2**53 - 1
 CATALOGUE_FILE = "image_models.json"
 
 
@@ -137,7 +140,7 @@ class ImageModel:
             raise ApiframeValidationError(
                 f"Invalid parameters for {self.id}",
                 details={
-                    self.params_key: [f"must be a mapping of parameter names to values, got {values!r}"]
+                    self.params_key: [f"must be a mapping of parameter names to values, got {shown(values)}"]
                 },
             )
         checked = values if only is None else only
@@ -147,9 +150,14 @@ class ImageModel:
         if details:
             raise ApiframeValidationError(f"Invalid parameters for {self.id}", details=details)
 
-    def _problems(self, values: Mapping[str, Any], *, partial: bool) -> Iterator[tuple[str, str]]:
+    def _problems(self, values: Mapping[Any, Any], *, partial: bool) -> Iterator[tuple[str, str]]:
         known = {spec.name: spec for spec in self.params}
-        for name in sorted(set(values) - set(known)):
+        # A name of another type is reported, not compared with the known ones: mixed types do not sort.
+        for name in values:
+            if not isinstance(name, str):
+                yield shown(name), f"parameter names must be strings, got {type(name).__name__}"
+        named = {name: value for name, value in values.items() if isinstance(name, str)}
+        for name in sorted(set(named) - set(known)):
             yield name, f"not accepted by {self.id}; its keys are {', '.join(sorted(known)) or 'none'}"
         if not partial:
             if self.block_required and not values:
@@ -158,14 +166,25 @@ class ImageModel:
             for spec in self.params:
                 if spec.required and values and spec.name not in values:
                     yield spec.name, f"required by {self.id}: {spec.allowed}"
-        for error in _validator(self.block_id).iter_errors({k: v for k, v in values.items() if k in known}):
+        yield from self._value_problems({k: v for k, v in named.items() if k in known}, known)
+
+    def _value_problems(
+        self, values: dict[str, Any], known: Mapping[str, ParamSpec]
+    ) -> Iterator[tuple[str, str]]:
+        # JSON's limits first: the schema would take NaN or a Decimal for a number (and choke on a
+        # Decimal NaN), so it judges only the values that could be sent at all.
+        sendable = {}
+        for name, value in values.items():
+            unsendable = list(_unsendable(value, [name]))
+            for path, problem in unsendable:
+                yield _where(path), f"{problem}, allowed: {_allowed(known, path)}"
+            if not unsendable:
+                sendable[name] = value
+        for error in _validator(self.block_id).iter_errors(sendable):
             path = list(error.absolute_path)
             if not path:  # "required": reported above with the model's own words
                 continue
-            where = str(path[0]) + "".join(f"[{step}]" for step in path[1:])
-            spec = known[str(path[0])]
-            allowed = spec.allowed if len(path) == 1 else describe(spec.schema.get("items", {}))
-            yield where, f"got {error.instance!r}, allowed: {allowed}"
+            yield _where(path), f"got {shown(error.instance)}, allowed: {_allowed(known, path)}"
 
     def build_params(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Check every value and return the parameter block to send."""
@@ -179,6 +198,39 @@ class ImageModel:
         if block or self.block_required:
             body[self.params_key] = block
         return body
+
+
+# Where a value sits in the parameter block: a name, then list indexes or nested names.
+FieldPath = list[str | int]
+
+
+def _unsendable(value: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
+    """Where ``value`` holds something the API's JSON cannot carry exactly, and what."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path, f"got {value!r} (not a finite number)"
+    elif isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER:
+        yield path, f"got {shown(value, 40)} (past {MAX_SAFE_INTEGER}, the largest integer the API reads)"
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _unsendable(item, [*path, index])
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str):
+                yield from _unsendable(item, [*path, key])
+            else:
+                yield [*path, shown(key)], f"names must be strings, got {type(key).__name__}"
+    elif not isinstance(value, str | int | float | None):
+        kind = type(value).__name__
+        yield path, f"got {shown(value)} (of type {kind}; JSON carries numbers as int or float only)"
+
+
+def _where(path: FieldPath) -> str:
+    return str(path[0]) + "".join(f"[{step}]" for step in path[1:])
+
+
+def _allowed(known: Mapping[str, ParamSpec], path: FieldPath) -> str:
+    spec = known[str(path[0])]
+    return spec.allowed if len(path) == 1 else describe(spec.schema.get("items", {}))
 
 
 @cache
@@ -207,13 +259,14 @@ def _is_http_url(value: object) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
 def is_uuid(value: object) -> bool:
     if not isinstance(value, str):
         return True
-    return bool(_UUID.match(value))
+    # fullmatch: `$` would also match before a trailing newline, which a file name would then hold.
+    return bool(_UUID.fullmatch(value))
 
 
 @cache
@@ -253,6 +306,7 @@ def get_model(model_id: Any) -> ImageModel:
     try:
         return _models()[model_id]
     except (KeyError, TypeError):
+        known = ", ".join(_models())
         raise ApiframeValidationError(
-            "Unknown model", details={"model": [f"got {model_id!r}, known models are {', '.join(_models())}"]}
+            "Unknown model", details={"model": [f"got {shown(model_id)}, known models are {known}"]}
         ) from None

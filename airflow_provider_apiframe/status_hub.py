@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from dataclasses import dataclass
 
 from airflow_provider_apiframe.exceptions import (
@@ -158,12 +158,7 @@ class StatusHub:
             if not ready:
                 await self._sleep_until(min((self._ready_at(w, pages) for w in waiting), default=None))
                 continue
-            try:
-                await self._answer(ready, now)
-            except Exception as error:
-                log.exception("apiframe status hub failed a round")
-                for waiter in ready:
-                    waiter.answer(ApiframeTransientError(f"status round failed: {error}"))
+            await self._isolated(self._answer(ready, now), ready)
 
     def _on_a_page(self, waiter: Waiter) -> bool:
         """Whether the waiter is answered with its page (and so at the page's pace), not by id."""
@@ -220,11 +215,26 @@ class StatusHub:
                 unplaced.append(waiter)
             else:
                 by_page.setdefault(waiter.page, []).append(waiter)
-        work = [self._get_one(w) for w in alone]
-        work += [self._fetch_page(cursor, group, now) for cursor, group in by_page.items()]
+        work = [self._isolated(self._get_one(w), [w]) for w in alone]
+        work += [
+            self._isolated(self._fetch_page(cursor, group, now), group) for cursor, group in by_page.items()
+        ]
         if unplaced:
-            work.append(self._sweep(unplaced, now))
+            work.append(self._isolated(self._sweep(unplaced, now), unplaced))
         await asyncio.gather(*work)
+
+    @staticmethod
+    async def _isolated(work: Awaitable[None], waiters: list[Waiter]) -> None:
+        """
+        Do one request's share of a round (or the whole round); should it fail in a way no typed error
+        foresaw, only its own waiters hear of it, as a transient error, and the others' shares go on.
+        """
+        try:
+            await work
+        except Exception as error:
+            log.exception("apiframe status hub failed to answer %d waiter(s)", len(waiters))
+            for waiter in waiters:
+                waiter.answer(ApiframeTransientError(f"status round failed: {error}"))
 
     # --- fetching ---------------------------------------------------------------------------------
 
@@ -269,7 +279,7 @@ class StatusHub:
         for waiter in looking:
             # Not on the pages it should be on (another user's job, or the list omits it): ask alone.
             waiter.unlisted = True
-        await asyncio.gather(*(self._get_one(w) for w in looking))
+        await asyncio.gather(*(self._isolated(self._get_one(w), [w]) for w in looking))
 
     async def _list(self, cursor: str, group: Iterable[Waiter]) -> Page | None:
         try:

@@ -1,9 +1,19 @@
 from __future__ import annotations
 
+import json
+from decimal import Decimal
+from fractions import Fraction
+
 import pytest
 
 from airflow_provider_apiframe.exceptions import ApiframeValidationError
-from airflow_provider_apiframe.models import PROMPT_MAX_LENGTH, get_model, model_ids
+from airflow_provider_apiframe.models import (
+    MAX_SAFE_INTEGER,
+    PROMPT_MAX_LENGTH,
+    get_model,
+    is_uuid,
+    model_ids,
+)
 
 IMAGEN_4 = get_model("imagen-4")
 
@@ -173,3 +183,67 @@ def test_prompt_length_is_per_model():
     assert get_model("wan-image-2.7").request_body(long, {})["prompt"] == long
     with pytest.raises(ApiframeValidationError):
         FLUX.request_body(long, {})
+
+
+@pytest.mark.parametrize(
+    ("params", "path", "needles"),
+    [
+        ({"guidance": float("nan")}, "fluxParams.guidance", ["got nan", "not a finite number", "1.5 to 10"]),
+        ({"guidance": float("inf")}, "fluxParams.guidance", ["got inf", "not a finite number"]),
+        ({"guidance": Decimal("2.5")}, "fluxParams.guidance", ["Decimal('2.5')", "of type Decimal"]),
+        ({"guidance": Decimal("NaN")}, "fluxParams.guidance", ["Decimal('NaN')", "of type Decimal"]),
+        ({"guidance": Fraction(5, 2)}, "fluxParams.guidance", ["Fraction(5, 2)", "int or float only"]),
+        ({"guidance": False}, "fluxParams.guidance", ["got False", "a number from 1.5 to 10"]),
+        ({"seed": 10**5000}, "fluxParams.seed", ["too large to show", str(MAX_SAFE_INTEGER)]),
+        ({"seed": 2**53}, "fluxParams.seed", [str(2**53), "an integer"]),
+        ({"input_images": ["https://x.test/a.png", float("nan")]}, "fluxParams.input_images[1]", ["nan"]),
+        ({"input_images": [{1: "a"}]}, "fluxParams.input_images[0][1]", ["names must be strings, got int"]),
+        ({"image_prompt": object()}, "fluxParams.image_prompt", ["of type object", "http(s) URL"]),
+    ],
+)
+def test_a_value_json_cannot_carry_is_a_typed_error_naming_the_field(params, path, needles):
+    with pytest.raises(ApiframeValidationError) as info:
+        FLUX.request_body("koi", params)
+    assert list(info.value.details) == [path]
+    assert all(needle in str(info.value) for needle in needles), str(info.value)
+
+
+def test_option_names_of_mixed_types_are_a_typed_error_naming_each():
+    with pytest.raises(ApiframeValidationError) as info:
+        FLUX.request_body("koi", {1: "x", "a": "y", "width": 512})
+    assert set(info.value.details) == {"fluxParams.1", "fluxParams.a"}
+    assert "names must be strings, got int" in str(info.value)
+    with pytest.raises(ApiframeValidationError) as info:
+        FLUX.check_params({1: "x"}, only={1: "x"})
+    assert list(info.value.details) == ["fluxParams.1"]
+
+
+def test_every_accepted_block_is_strict_json():
+    params = {
+        "guidance": 2.5,
+        "width": 512,
+        "seed": MAX_SAFE_INTEGER,
+        "input_images": ["https://x.test/a.png"],
+    }
+    body = FLUX.request_body("koi", params)
+    assert json.loads(json.dumps(body, allow_nan=False)) == body
+
+
+def test_an_unknown_model_of_any_type_is_a_typed_error():
+    with pytest.raises(ApiframeValidationError, match="too large to show"):
+        get_model(10**5000)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("3f0c2a4e-0000-4000-8000-000000000001", True),
+        ("3F0C2A4E-0000-4000-8000-000000000001", True),
+        ("3f0c2a4e-0000-4000-8000-000000000001\n", False),
+        ("3f0c2a4e-0000-4000-8000-000000000001x", False),
+        (" 3f0c2a4e-0000-4000-8000-000000000001", False),
+        ("3f0c2a4e00004000800000000000000001", False),
+    ],
+)
+def test_a_job_id_is_a_uuid_only_as_a_whole(value, expected):
+    assert is_uuid(value) is expected

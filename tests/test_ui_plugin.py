@@ -7,6 +7,7 @@ lookup replaced by a dict: only the list's test of a stored apiframe connection 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -25,7 +26,20 @@ STORED = {
 
 
 @pytest.fixture
-def client(monkeypatch):
+def looked_up(monkeypatch) -> list[str]:
+    """The metadata-database lookup, replaced by ``STORED``: the connection ids it was asked about."""
+    asked: list[str] = []
+
+    def stored_endpoint(connection_id: str) -> StoredEndpoint | None:
+        asked.append(connection_id)
+        return STORED.get(connection_id)
+
+    monkeypatch.setattr(api_server_plugin, "stored_endpoint", stored_endpoint)
+    return asked
+
+
+@pytest.fixture
+def client(looked_up):
     pytest.importorskip("starlette", reason="Airflow 2.11 has no API server")
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -39,13 +53,6 @@ def client(monkeypatch):
 
     app = Starlette(routes=[Route("/api/v2/connections/{action}", echo, methods=["POST"])])
     app.add_middleware(api_server_plugin.ConnectionTestPortMiddleware)
-    looked_up: list[str] = []
-
-    def stored_endpoint(connection_id: str) -> StoredEndpoint | None:
-        looked_up.append(connection_id)
-        return STORED.get(connection_id)
-
-    monkeypatch.setattr(api_server_plugin, "stored_endpoint", stored_endpoint)
     with TestClient(app) as test_client:
         test_client.looked_up = looked_up
         yield test_client
@@ -133,3 +140,60 @@ def test_importing_the_plugin_loads_no_web_framework():
         [sys.executable, "-W", "ignore", "-c", probe], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def call_in_chunks(chunks: list[bytes]) -> tuple[list[bytes], int]:
+    """
+    POST ``chunks`` to the test route through the middleware as an ASGI server would, one message each.
+
+    Returns the chunks the route received, and how many the middleware had read when it called the route.
+    """
+    pulled = 0
+    route_saw: list[bytes] = []
+    pulled_when_called: list[int] = []
+
+    async def receive() -> dict:
+        nonlocal pulled
+        pulled += 1
+        return {"type": "http.request", "body": chunks[pulled - 1], "more_body": pulled < len(chunks)}
+
+    async def route(scope, receive, send) -> None:
+        pulled_when_called.append(pulled)
+        while True:
+            message = await receive()
+            route_saw.append(message["body"])
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message: dict) -> None:
+        pass
+
+    scope = {"type": "http", "method": "POST", "path": "/api/v2/connections/test",
+             "headers": [(b"content-length", str(sum(map(len, chunks))).encode())]}  # fmt: skip
+    asyncio.run(api_server_plugin.ConnectionTestPortMiddleware(route)(scope, receive, send))
+    [called_at] = pulled_when_called
+    return route_saw, called_at
+
+
+@pytest.mark.parametrize(
+    ("size", "chunk"), [(1 << 20, 16 << 10), (100 << 10, 1 << 10)], ids=["1MiB-in-16KiB", "100KiB-in-1KiB"]
+)
+def test_a_large_body_streams_to_the_route_untouched_without_being_read_first(looked_up, size, chunk):
+    body = json.dumps(list_test_body("apiframe_url", extra="x" * size)).encode()
+    chunks = [body[i : i + chunk] for i in range(0, len(body), chunk)]
+    route_saw, called_at = call_in_chunks(chunks)
+    assert route_saw == chunks  # every chunk as sent: none joined, rewritten or lost
+    # Read up to the limit, then handed on: the rest went to the route straight from the server.
+    assert called_at * chunk <= api_server_plugin.BODY_READ_MAX + chunk
+    assert looked_up == []
+
+
+def test_a_small_body_sent_in_chunks_is_still_read_whole_and_rewritten(looked_up):
+    pytest.importorskip("anyio", reason="the rewrite asks the database on anyio's worker thread")
+    body = json.dumps(list_test_body("apiframe_url")).encode()
+    route_saw, called_at = call_in_chunks([body[:10], body[10:40], body[40:]])
+    assert called_at == 3 and len(route_saw) == 1
+    assert json.loads(route_saw[0]) == {**list_test_body("apiframe_url"), "port": None}
+    assert looked_up == ["apiframe_url"]

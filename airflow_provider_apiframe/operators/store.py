@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_provider_apiframe.exceptions import ApiframeValidationError
+from airflow_provider_apiframe.exceptions import ApiframeValidationError, shown
 from airflow_provider_apiframe.models import is_uuid
 from airflow_provider_apiframe.operators.arguments import is_literal
 
@@ -198,7 +198,12 @@ def read_jobs(jobs: Any) -> list[JobReference]:
                 },
             )
 
-    visit(jobs, "jobs")
+    try:
+        visit(jobs, "jobs")
+    except RecursionError:
+        raise ApiframeValidationError(
+            "Invalid jobs", details={"jobs": ["lists nested too deeply to be a task's result"]}
+        ) from None
     return [*references.values(), *without_job]
 
 
@@ -209,7 +214,7 @@ def _parse_text(text: str, path: str) -> Any:
     for parse in (json.loads, ast.literal_eval):
         try:
             return parse(text)
-        except (ValueError, SyntaxError):
+        except (ValueError, SyntaxError, RecursionError, MemoryError):
             continue
     raise ApiframeValidationError(
         "Invalid jobs", details={path: [f"looks like a list but is neither JSON nor Python: {text[:80]!r}"]}
@@ -220,6 +225,6 @@ def _job_id(value: Any, path: str) -> str:
     if not isinstance(value, str) or not is_uuid(value.strip()):
         raise ApiframeValidationError(
             "Invalid jobs",
-            details={path: [f"must be a job's UUID (the submit answer's jobId), got {value!r}"]},
+            details={path: [f"must be a job's UUID (the submit answer's jobId), got {shown(value)}"]},
         )
     return value.strip()

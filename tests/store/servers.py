@@ -92,8 +92,11 @@ def huge(head: bytes, block: bytes, blocks: int) -> Respond:
     return respond
 
 
-def forward_to(upstream: str) -> Respond:
-    """A reverse proxy to ``upstream`` that keeps the Host header, so the emulator's image URLs point here."""
+def forward_to(upstream: str, rewrite: Callable[[str, bytes], bytes] | None = None) -> Respond:
+    """
+    A reverse proxy to ``upstream`` that keeps the Host header, so the emulator's image URLs point here;
+    ``rewrite(path, body)``, if given, turns each answer's body into what the client gets.
+    """
     target = urlsplit(upstream)
 
     def respond(handler: BaseHTTPRequestHandler) -> None:
@@ -106,6 +109,8 @@ def forward_to(upstream: str) -> Respond:
             content = answer.read()
         finally:
             connection.close()
+        if rewrite is not None:
+            content = rewrite(handler.path, content)
         handler.send_response(answer.status)
         for name, value in answer.getheaders():
             if name.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):

@@ -80,6 +80,8 @@ def test_jobs_are_read_from_ids_rows_lists_and_rendered_templates(jobs, expected
         ([A, 7], "jobs[1]"),
         ([{"job_id": "koi"}], "jobs[0].job_id"),
         ("[A, B", "jobs"),
+        ("[" * 100_000 + "]" * 100_000, "jobs"),  # nesting no parser can hold
+        ([{"job_id": 10**5000}], "jobs[0].job_id"),  # an int past str()'s digit limit
     ],
 )
 def test_bad_jobs_are_named_and_literal_ones_fail_the_dag_import(jobs, path, tmp_path):

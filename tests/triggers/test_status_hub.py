@@ -8,7 +8,10 @@ import time
 import pytest
 
 from airflow_provider_apiframe import status_hub
+from airflow_provider_apiframe.exceptions import ApiframeTransientError
 from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
+from airflow_provider_apiframe.jobs import Job
+from airflow_provider_apiframe.transport import ApiRequest
 from airflow_provider_apiframe.triggers.apiframe import ApiframeJobTrigger
 from tests.conftest import TEST_KEY, connection_uri
 
@@ -173,3 +176,35 @@ def test_a_trigger_alone_polls_by_id_at_its_own_pace_once_a_page_taught_its_mode
     # asked for it, not at once because a page had been fetched long before.
     assert after["list_requests"] - before["list_requests"] == 1
     assert 1 <= after["polls"] - before["polls"] <= 8
+
+
+def test_a_failure_no_typed_error_foresaw_costs_only_the_waiters_it_concerns(server, monkeypatch):
+    [job_id] = submit(["ibis"])
+    stranger = "00000000-0000-4000-8000-000000000000"  # on no page: asked about alone
+    real_job_request = status_hub.job_request
+
+    def job_request(asked: str) -> ApiRequest:
+        if asked == stranger:
+            raise RuntimeError("a flaw no typed error foresaw")
+        return real_job_request(asked)
+
+    monkeypatch.setattr(status_hub, "job_request", job_request)
+
+    async def scenario():
+        settings = await ApiframeHook().async_settings()
+        async with (
+            status_hub.shared_hub(settings) as hub,
+            hub.watch(job_id, created_hint=time.time()) as known,
+            hub.watch(stranger, created_hint=time.time()) as unknown,
+        ):
+            # Placed: the job on the newest page, the stranger alone.
+            await asyncio.gather(known.next(time.time()), unknown.next(time.time()))
+            await asyncio.sleep(status_hub.PAGE_GAP)
+            server.add_faults({"method": "GET", "path": "/v2/jobs", "action": "delay", "delay": 1.0})
+            # One round: the page, slow to come, and the stranger's request, failing at once.
+            return await asyncio.gather(known.next(time.time()), unknown.next(time.time()))
+
+    seen, failed = asyncio.run(scenario())
+    assert isinstance(seen, Job) and seen.id == job_id
+    assert isinstance(failed, ApiframeTransientError) and "a flaw no typed error foresaw" in str(failed)
+    assert status_hub.live_hubs() == 0
