@@ -7,13 +7,13 @@ One data set, three ways, under a real Airflow (scheduler, triggerer, LocalExecu
   with 5 task retries 30 s apart for the 429s.
 
 Each contender gets a fresh emulator enforcing a per-key rate limit (``--rate-limit`` a minute) with
-production's variety (lognormal job lengths, median 8 s, sigma 0.4) and a fresh Airflow. Printed side
-by side, with ratios to ours: wall time (DAG run start to end) over the rate-limit bound (rows / limit),
-how much over "bound + longest job" that is, requests per image (every API request of the contender's
-key, submits included), 429 answers, rows without an image, and worker-slot seconds (task instances in
-the ``running`` state, sampled every 0.25 s, integrated over the run) as a share of the wall time.
-Rows and limit scale together (the ratios matter): 100 rows at 50 a minute is a two-minute bound, as
-1,000 at 500 is.
+production's variety (lognormal job lengths, median ``--median`` s, 8 by default, sigma 0.4) and a fresh
+Airflow. Printed side by side, with ratios to ours: wall time (DAG run start to end) over the rate-limit
+bound (rows / limit), how much over "bound + longest job" that is, requests per image (every API request
+of the contender's key, submits included), 429 answers, rows without an image, and worker-slot seconds
+(task instances in the ``running`` state, sampled every 0.25 s, integrated over the run) as a share of
+the wall time. Rows and limit scale together (the ratios matter): 100 rows at 50 a minute is a
+two-minute bound, as 1,000 at 500 is.
 
     .venvs/airflow-3.3/bin/python benchmarks/batch.py --rows 100 --rate-limit 50
 """
@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from airflow_provider_apiframe.emulator import emulator_process  # noqa: E402
-from tests.dags.airflow_cluster import AirflowCluster  # noqa: E402
+from benchmarks.airflow_cluster import AirflowCluster  # noqa: E402
 
 KEY = "afk_benchmark_batch"
 DAGS = {"ours": "bench_batch", "mapped": "bench_mapped", "stock": "bench_stock"}
@@ -105,11 +105,12 @@ class RunningSampler(threading.Thread):
             last = now
 
 
-def measure(name: str, rows: int, limit: int, seed: int, cap: float) -> dict:
+def measure(name: str, args: argparse.Namespace) -> dict:
+    rows, limit = args.rows, args.rate_limit
     emulator_args = [
         "--api-key", KEY,
-        "--job-duration", "8", "--duration-sigma", "0.4", "--progress-shape", "mixed",
-        "--seed", str(seed), "--credits", "100000000",
+        "--job-duration", str(args.median), "--duration-sigma", "0.4", "--progress-shape", "mixed",
+        "--seed", str(args.seed), "--credits", "100000000",
         "--rate-limit-per-minute", str(limit),
     ]  # fmt: skip
     dag_id = DAGS[name]
@@ -136,7 +137,7 @@ def measure(name: str, rows: int, limit: int, seed: int, cap: float) -> dict:
                 return rows_[0][0] if rows_ and rows_[0][0] in ("success", "failed") else None
 
             try:
-                state = cluster.wait_for("the run to end", ended, timeout=cap)
+                state = cluster.wait_for("the run to end", ended, timeout=args.cap)
             except AssertionError:
                 state = "cut off"
             sampler.stop.set()
@@ -180,18 +181,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100)
     parser.add_argument("--rate-limit", type=int, default=50)
+    parser.add_argument("--median", type=float, default=8.0, help="median job length (s)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--cap", type=float, default=1200.0, help="seconds before a contender is cut off")
     parser.add_argument("--contender", action="append", choices=list(DAGS))
     args = parser.parse_args()
     results = {}
     for name in args.contender or list(DAGS):
-        results[name] = measure(name, args.rows, args.rate_limit, args.seed, args.cap)
+        results[name] = measure(name, args)
         print(name, json.dumps(results[name]), flush=True)
     names = list(results)
     print(
         f"\n{args.rows} rows, {args.rate_limit} requests a minute per key enforced (bound "
-        f"{60 * args.rows / args.rate_limit:.0f} s), lognormal jobs median 8 s sigma 0.4 "
+        f"{60 * args.rows / args.rate_limit:.0f} s), lognormal jobs median {args.median:g} s sigma 0.4 "
         "(ratios: ours / other)"
     )
     print(

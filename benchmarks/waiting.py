@@ -16,9 +16,9 @@ one request per image.
 
 Scenarios: each job waited for alone, ours in a fresh process per job ("cold": nothing learned, the
 first process ever; "learned": starting from the history file kept by a process that waited for 100
-jobs of the model, as a restarted triggerer or a worker's blocking wait does), then N jobs at once in
-one event loop. Printed per shape: requests per image (submit
-included), p50/p95 detection delay (when the waiter first saw the end minus the job's completedAt), 429
+jobs of the model, ``--learn-from``, as a restarted triggerer or a worker's blocking wait does), then N
+jobs at once in one event loop. Printed per shape: requests per image (submit included), p50/p95
+detection delay (when the waiter first saw the end minus the job's completedAt), 429
 answers, client CPU per job, resident memory per waiting job, sockets held, and ratios to ours.
 A contender that has not seen every job end within ``--cap`` seconds is cut off and says so.
 
@@ -63,7 +63,8 @@ BOOKKEEPING_KEYS = [f"afk_benchmark_bookkeeping_{i}" for i in range(4)]
 _bookkeeping_key = itertools.cycle(BOOKKEEPING_KEYS)  # next() on it is atomic under the GIL
 SHAPES = ("linear", "front", "steps", "stall", "none")
 CONTENDERS = ("ours", "vendor SDK", "HttpSensor 5 s")
-# Alone, ours is measured twice: in a fresh process, and in one that first waited for this many jobs.
+# Alone, ours is measured twice: in a fresh process, and in one starting from the history file of a
+# process that waited for this many jobs (``--learn-from``).
 LEARNED = "ours, learned"
 LEARN_FROM = 100
 # The numbers are the output: Airflow's per-request log lines (it logs to stdout) would bury them.
@@ -407,7 +408,7 @@ def run_shape(args: argparse.Namespace, shape: str, scenario: str) -> dict[str, 
         for name in CONTENDERS:
             if scenario == "alone" and name == "ours":
                 results[name] = measure_alone_ours(url, args.alone_jobs, 0)
-                results[LEARNED] = measure_alone_ours(url, args.alone_jobs, LEARN_FROM)
+                results[LEARNED] = measure_alone_ours(url, args.alone_jobs, args.learn_from)
                 continue
             # The stock waiters share nothing between jobs: side by side is alone for them.
             jobs = args.alone_jobs if scenario == "alone" else int(scenario)
@@ -442,6 +443,7 @@ def main() -> None:
     parser.add_argument("--sigma", type=float, default=0.4)
     parser.add_argument("--rate-limit", type=int, default=500)
     parser.add_argument("--alone-jobs", type=int, default=16)
+    parser.add_argument("--learn-from", type=int, default=LEARN_FROM)
     parser.add_argument("--cap", type=float, default=90.0, help="seconds before a contender is cut off")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()

@@ -3,16 +3,13 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from pathlib import Path
 
 import pytest
 
 from airflow_provider_apiframe.pacing import LocalBudget, Pacer
 from airflow_provider_apiframe.shared_budget import RedisBudget
-from tests.budget.client import run_pair
+from benchmarks.budget_processes import run_pair
 from tests.conftest import TEST_KEY, connection_uri
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def redis_budgets(count, limit, burst=1):
@@ -68,7 +65,7 @@ def test_a_worker_and_a_triggerer_sharing_a_key_stay_under_its_limit_together(
         ),
         AIRFLOW_CONN_REDIS_DEFAULT=redis_url,
     )
-    outcomes = run_pair(env, each, timeout=180)
+    outcomes = run_pair(env, each, timeout=180).outcomes
     assert [len(o) for o in outcomes] == [each, each]
     assert server.stats()["responses_by_status"].get("429", 0) == 0
     assert all(outcome == "ok" for o in outcomes for outcome in o)

@@ -207,7 +207,7 @@ def test_a_generate_task_says_what_it_cost(dag_runs):
         ).fetchall()
     # imagen-4's published price, once per mapped prompt.
     assert sorted(json.loads(v) if isinstance(v, str | bytes) else v for _, v in rows) == [7] * len(rows)
-    assert len(rows) == 4
+    assert len(rows) == 3
 
 
 def test_generating_tasks_report_lineage_model_in_cdn_folder_out(dag_runs):

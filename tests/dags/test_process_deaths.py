@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_apiframe.emulator import EmulatorConfig, EmulatorServer
+from benchmarks.airflow_cluster import AirflowCluster
 from tests.conftest import RESUMES_FROM_TASK_STATE, TEST_KEY, assert_key_in_no_file, connection_uri
-from tests.dags.airflow_cluster import AirflowCluster
 
 HERE = Path(__file__).resolve().parent
 DAG_ID = "apiframe_restart"

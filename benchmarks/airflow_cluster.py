@@ -1,6 +1,6 @@
 """
-A real Airflow for tests: scheduler, triggerer and, on Airflow 3, API server and DAG processor, each its
-own process on one SQLite database, so that a test can kill and restart one of them.
+A real Airflow for tests and benchmarks: scheduler, triggerer and, on Airflow 3, API server and DAG
+processor, each its own process on one SQLite database, so that a test can kill and restart one of them.
 """
 
 from __future__ import annotations
