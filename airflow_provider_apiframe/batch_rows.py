@@ -66,11 +66,11 @@ def read_rows(prompts: Any, model: ImageModel, defaults: Mapping[str, Any]) -> l
             row = _read_row(index, item, model, defaults)
         except ApiframeValidationError as error:
             for path, messages in (error.details or {"": [str(error)]}).items():
-                errors[f"rows[{index}]{'.' + path if path else ''}"] = messages
+                errors[f"{_row_path(index, item)}{'.' + path if path else ''}"] = messages
             continue
         if row.id is not None:
             if (first := seen_ids.get(str(row.id))) is not None:
-                errors[f"rows[{index}].id"] = [
+                errors[f"{_row_path(index, item)}.id"] = [
                     f"{row.id!r} is also the id of row {first.index} ({first.id!r}): ids are compared as text"
                 ]
                 continue
@@ -86,6 +86,15 @@ def read_rows(prompts: Any, model: ImageModel, defaults: Mapping[str, Any]) -> l
             details=listed,
         )
     return rows
+
+
+def _row_path(index: int, item: Any) -> str:
+    """A row as errors name it: its place, and the id the user gave it where it has a readable one."""
+    try:
+        row_id = _row_id(item.get("id")) if isinstance(item, Mapping) else None
+    except ApiframeValidationError:
+        row_id = None
+    return f"rows[{index}]" if row_id is None else f"rows[{index}] (id {row_id!r})"
 
 
 def _read_row(index: int, item: Any, model: ImageModel, defaults: Mapping[str, Any]) -> Row:

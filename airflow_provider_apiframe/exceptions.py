@@ -56,12 +56,29 @@ class ApiframeValidationError(ApiframePermanentError, ValueError):
         *,
         details: Mapping[str, Sequence[str]] | None = None,
         http_status: int | None = None,
+        arguments: Mapping[str, str] | None = None,
     ) -> None:
+        self.summary = message
+        # Keyed by the API's field (imagenParams.aspect_ratio): what code that handles the error reads.
         self.details: dict[str, list[str]] = {path: list(msgs) for path, msgs in (details or {}).items()}
+        # The DAG's name for a field, where it differs (aspect_ratio): what the task's author reads.
+        self.arguments = {path: name for path, name in (arguments or {}).items() if name != path}
         if self.details:
-            lines = "; ".join(f"{path}: {', '.join(msgs)}" for path, msgs in self.details.items())
+            lines = "; ".join(f"{self._named(path)}: {', '.join(m)}" for path, m in self.details.items())
             message = f"{message} ({lines})"
         super().__init__(message, http_status=http_status)
+
+    def _named(self, path: str) -> str:
+        return f"{self.arguments[path]} [{path}]" if path in self.arguments else path
+
+    def in_task(self, task_id: str, arguments: Mapping[str, str]) -> ApiframeValidationError:
+        """This error as a task's author reads it: naming the task, and each field as the DAG wrote it."""
+        return ApiframeValidationError(
+            f"Task {task_id!r}: {self.summary}",
+            details=self.details,
+            http_status=self.http_status,
+            arguments=arguments,
+        )
 
 
 class ApiframeAuthError(ApiframePermanentError):

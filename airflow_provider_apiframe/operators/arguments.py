@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
+
+from airflow_provider_apiframe.exceptions import ApiframeValidationError
 
 # Room for the triggerer to deliver the trigger's own timeout event before Airflow's defer timeout fires.
 DEFER_TIMEOUT_GRACE = 120.0
@@ -19,6 +22,18 @@ def is_literal(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return all(is_literal(v) for v in value)
     return isinstance(value, int | float | bool | type(None))
+
+
+@contextmanager
+def errors_named_for(task_id: str, argument: Callable[[str], str] = str) -> Iterator[None]:
+    """
+    Validation errors raised inside as the DAG's author reads them: naming the task, and each API field
+    by the argument that holds it (``argument`` maps one to the other).
+    """
+    try:
+        yield
+    except ApiframeValidationError as error:
+        raise error.in_task(task_id, {path: argument(path) for path in error.details}) from None
 
 
 def positive_seconds(task_id: str, name: str, value: Any) -> float:

@@ -23,6 +23,7 @@ from airflow_provider_apiframe.links import ApiframeImageLink, link_pending, rem
 from airflow_provider_apiframe.models import get_model
 from airflow_provider_apiframe.operators.arguments import (
     DEFER_TIMEOUT_GRACE,
+    errors_named_for,
     imagen_options,
     is_literal,
     positive_seconds,
@@ -161,7 +162,8 @@ class ApiframeBatchGenerateOperator(BaseOperator):
         self._stored = list(stored.values())
 
     def _rows(self) -> list[Row]:
-        return read_rows(self.prompts, get_model(self.model), self.image_options)
+        with errors_named_for(self.task_id):
+            return read_rows(self.prompts, get_model(self.model), self.image_options)
 
     def _keys(self, context: Context, rows: list[Row]) -> list[str]:
         ti = context["ti"]

@@ -21,7 +21,12 @@ from airflow_provider_apiframe.jobs import JobStatus
 from airflow_provider_apiframe.lineage import generation_lineage
 from airflow_provider_apiframe.links import ApiframeImageLink, images_of, link_pending
 from airflow_provider_apiframe.models import get_model
-from airflow_provider_apiframe.operators.arguments import DEFER_TIMEOUT_GRACE, is_literal, positive_seconds
+from airflow_provider_apiframe.operators.arguments import (
+    DEFER_TIMEOUT_GRACE,
+    errors_named_for,
+    is_literal,
+    positive_seconds,
+)
 from airflow_provider_apiframe.polling import Event, terminal_event
 
 if TYPE_CHECKING:
@@ -107,7 +112,15 @@ class ApiframeImageGenerateOperator(ResumableJobMixin, BaseOperator):
         self._images: list[str] = []
         self._stored: list[str] = []
         # Literal values are checked now, so a typo fails the DAG import; templated ones once rendered.
-        self._check(only_literals=True)
+        with errors_named_for(self.task_id, self.argument_for):
+            self._check(only_literals=True)
+
+    def argument_for(self, path: str) -> str:
+        """The argument, as a DAG writes it, that holds the API's field ``path``."""
+        block, _, key = path.partition(".")
+        if block.endswith("Params"):
+            return f"image_options[{key!r}]" if key else "image_options"
+        return path
 
     def _check(self, *, only_literals: bool = False) -> None:
         if only_literals and not is_literal(self.model):
@@ -129,8 +142,9 @@ class ApiframeImageGenerateOperator(ResumableJobMixin, BaseOperator):
 
     def execute(self, context: Context) -> list[str]:
         link_pending(context)
-        self.prepare(context)
-        self._check()
+        with errors_named_for(self.task_id, self.argument_for):
+            self.prepare(context)
+            self._check()
         return self.execute_resumable(context)  # type: ignore[no-any-return]
 
     def prepare(self, context: Context) -> None:

@@ -76,6 +76,11 @@ class ImagenGenerateOperator(ApiframeImageGenerateOperator):
                 )
         super()._check(only_literals=only_literals)
 
+    def argument_for(self, path: str) -> str:
+        # The typed arguments are named as the block's keys.
+        block, _, key = path.partition(".")
+        return key if block == IMAGEN_BLOCK and key else super().argument_for(path)
+
     # The typed arguments are the one source of the block: templates render them, and the parent class
     # reads (and, in its __init__, writes) the block through this property.
     @property  # type: ignore[override]

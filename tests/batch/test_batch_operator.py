@@ -49,16 +49,16 @@ def test_every_bad_row_is_named_when_the_dag_is_parsed():
     with pytest.raises(ApiframeValidationError) as info:
         batch(prompts=["fine", {"prompt": "koi", "aspect_ratio": "2:1"}, {"id": "x"}, 7, " "])
     message = str(info.value)
-    assert "4 of 5 rows are invalid" in message
+    assert message.startswith("Task 'batch': 4 of 5 rows are invalid")
     assert "rows[1].imagenParams.aspect_ratio" in message and "16:9" in message
-    assert "rows[2].prompt" in message and "rows[3]" in message and "rows[4].prompt" in message
+    assert "rows[2] (id 'x').prompt" in message and "rows[3]" in message and "rows[4].prompt" in message
     assert "rows[0]" not in message
 
 
 def test_too_many_rows_and_duplicate_ids_are_refused():
     with pytest.raises(ApiframeValidationError, match="1 to 10000 rows"):
         batch(prompts=["koi"] * 10_001)
-    with pytest.raises(ApiframeValidationError, match=r"rows\[1\]\.id.*also the id of row 0"):
+    with pytest.raises(ApiframeValidationError, match=r"rows\[1\] \(id 1\)\.id.*also the id of row 0"):
         batch(prompts=[{"prompt": "a", "id": 1}, {"prompt": "b", "id": 1}])
 
 

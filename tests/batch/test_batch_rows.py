@@ -20,8 +20,9 @@ def refused(prompts: list) -> ApiframeValidationError:
 def test_ids_that_read_alike_as_text_are_one_id():
     # 1 and "1" would share one idempotency key: two rows, one job.
     error = refused([{"prompt": "a", "id": "1"}, {"prompt": "b", "id": 2}, {"prompt": "c", "id": 1}])
-    assert list(error.details) == ["rows[2].id"]
-    [message] = error.details["rows[2].id"]
+    # Named by its place and by the id its author gave it.
+    assert list(error.details) == ["rows[2] (id 1).id"]
+    [message] = error.details["rows[2] (id 1).id"]
     assert "1 is also the id of row 0 ('1')" in message and "compared as text" in message
 
 

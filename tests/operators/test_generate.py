@@ -36,6 +36,8 @@ def test_a_literal_mistake_fails_the_dag_import(options, path, needle):
     with pytest.raises(ApiframeValidationError) as info:
         generate(image_options=options)
     assert path in info.value.details and needle in str(info.value)
+    [key] = options
+    assert f"image_options[{key!r}] [{path}]: " in str(info.value)
 
 
 def test_a_missing_required_input_is_named_when_the_task_runs(apiframe_conn):

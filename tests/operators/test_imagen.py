@@ -60,6 +60,10 @@ def test_literal_bad_values_fail_when_the_dag_is_parsed(kwargs, path, needle):
     with pytest.raises(ApiframeValidationError) as info:
         operator(**kwargs)
     assert path in info.value.details and needle in str(info.value)
+    # The task, and the argument as the DAG wrote it, with the API's field beside it.
+    [argument] = kwargs
+    named = path if argument == path else f"{argument} [{path}]"
+    assert str(info.value).startswith("Task 'generate': ") and f"({named}: " in str(info.value)
 
 
 def test_templated_values_are_checked_once_rendered(apiframe_conn):
