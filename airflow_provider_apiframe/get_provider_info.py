@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_apiframe.connection import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_provider_apiframe.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 
 INTEGRATION = "apiframe"
 
@@ -59,7 +59,7 @@ def get_provider_info() -> dict[str, Any]:
         "plugins": [
             {
                 "name": "apiframe_connection_test_port",
-                "plugin-class": "airflow_provider_apiframe.api_server_plugin.ApiframeApiServerPlugin",
+                "plugin-class": "airflow_provider_apiframe.plugins.api_server.ApiframeApiServerPlugin",
             }
         ],
         "connection-types": [

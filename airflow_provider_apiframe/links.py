@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperatorLink
 
-from airflow_provider_apiframe.polling import Event, Log, result_from_event
+from airflow_provider_apiframe.utils.logs import Log
+from airflow_provider_apiframe.waiting.watch import Event, result_from_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context

@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 from airflow_provider_apiframe.exceptions import ApiframeError
 from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
-from airflow_provider_apiframe.transport import ApiRequest
+from airflow_provider_apiframe.wire.transport import ApiRequest
 
 ME = ApiRequest("GET", "/v2/me")
 CLIENT = Path(__file__).resolve()

@@ -61,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
     times: dict[str, list[float]] = {name: [] for name in [*CANDIDATES, CATALOGUE]}
     heavy: dict[str, str] = {}
-    models = "airflow_provider_apiframe.models"
+    models = "airflow_provider_apiframe.catalogue.image_models"
     for _ in range(args.runs):
         for name, module in CANDIDATES.items():
             seconds, loaded = sample(module)

@@ -47,8 +47,8 @@ from urllib.error import HTTPError
 from urllib.parse import urlencode, urlparse
 from urllib.request import Request, urlopen
 
-from airflow_provider_apiframe import history_file
 from airflow_provider_apiframe.emulator import emulator_process
+from airflow_provider_apiframe.waiting import history_file
 
 # Each contender waits with a key of its own, so that each has the whole budget and its requests are
 # counted apart (the emulator counts answers per key).

@@ -27,13 +27,13 @@ from typing import Any
 
 from waiting_bound import ModelKnowingWaiter
 
-from airflow_provider_apiframe import history_file
 from airflow_provider_apiframe.emulator.jobs import Job as EmulatedJob
 from airflow_provider_apiframe.emulator.jobs import JobStatus as EmulatedStatus
 from airflow_provider_apiframe.emulator.progress import SHAPES, CoursePlanner
-from airflow_provider_apiframe.job_history import forget_all, history_for
-from airflow_provider_apiframe.jobs import Job, JobStatus
-from airflow_provider_apiframe.polling import JobWatch
+from airflow_provider_apiframe.waiting import history_file
+from airflow_provider_apiframe.waiting.durations import forget_all, history_for
+from airflow_provider_apiframe.waiting.watch import JobWatch
+from airflow_provider_apiframe.wire.jobs import Job, JobStatus
 
 # Time from the submit's answer to the job's createdAt, and a poll's round trip over loopback.
 ROUND_TRIP = 0.005

@@ -48,7 +48,7 @@ def assert_key_in_no_file(airflow_home) -> None:
 @pytest.fixture(autouse=True)
 def fresh_job_history():
     """Each test starts with a process that has learned nothing about any model's jobs."""
-    from airflow_provider_apiframe.job_history import forget_all
+    from airflow_provider_apiframe.waiting.durations import forget_all
 
     forget_all()
     yield

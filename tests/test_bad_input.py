@@ -105,7 +105,7 @@ def test_api_answering_an_html_error_page(apiframe_conn):
     "body", [{"jobId": 42}, {"jobId": 10**5000}, {"status": "QUEUED"}, ["not", "an", "object"]]
 )
 def test_api_answering_unexpected_json(body):
-    from airflow_provider_apiframe.jobs import parse_submitted
+    from airflow_provider_apiframe.wire.jobs import parse_submitted
 
     with pytest.raises(ApiframeError, match=r"job id|not a JSON object"):
         parse_submitted(body)

@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from airflow_provider_apiframe import history_file
-from airflow_provider_apiframe.job_history import forget_all, history_for, quantile
+from airflow_provider_apiframe.waiting import history_file
+from airflow_provider_apiframe.waiting.durations import forget_all, history_for, quantile
 
 TEACH = """
-from airflow_provider_apiframe.job_history import history_for
+from airflow_provider_apiframe.waiting.durations import history_for
 history = history_for("imagen-4")
 for i in range(20):
     duration = 8.0 + 0.2 * i
@@ -21,7 +21,7 @@ for i in range(20):
 
 ASK = """
 import json
-from airflow_provider_apiframe.job_history import history_for, quantile
+from airflow_provider_apiframe.waiting.durations import history_for, quantile
 history = history_for("imagen-4")
 estimate = history.end_estimate(5.0, [(5.0, 55)])
 print(json.dumps([history.known_durations, history.reports_progress, quantile(estimate, 0.5)]))

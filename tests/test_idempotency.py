@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from airflow_provider_apiframe.idempotency import successor_key, task_instance_key
+from airflow_provider_apiframe.wire.idempotency import successor_key, task_instance_key
 
 BASE = dict(
     dag_id="d",

@@ -13,7 +13,7 @@ HEAVY = (
     "datasets",
     "PIL",
     "jsonschema_specifications",
-    "airflow_provider_apiframe.image_store",
+    "airflow_provider_apiframe.storage.image_store",
     "airflow_provider_apiframe.hooks.apiframe",
 )
 PROBE = """

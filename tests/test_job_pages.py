@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from airflow_provider_apiframe import history_file, job_pages
 from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
-from airflow_provider_apiframe.job_pages import parse_page
+from airflow_provider_apiframe.waiting import history_file
+from airflow_provider_apiframe.waiting import pages as job_pages
+from airflow_provider_apiframe.waiting.pages import parse_page
 from tests.conftest import TEST_KEY, connection_uri
 from tests.store.servers import Server, forward_to, serve
 from tests.triggers.test_status_hub import first_event, submit, trigger

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from airflow_provider_apiframe.exceptions import ApiframeUnexpectedResponseError
-from airflow_provider_apiframe.jobs import Job, JobStatus, parse_job, parse_submitted, parse_timestamp
+from airflow_provider_apiframe.wire.jobs import Job, JobStatus, parse_job, parse_submitted, parse_timestamp
 
 JOB = {
     "id": "3f0c2a4e-0000-4000-8000-000000000001",

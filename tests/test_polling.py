@@ -13,13 +13,13 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeNotFoundError,
     ApiframeTransientError,
 )
-from airflow_provider_apiframe.job_history import history_for, pace_prediction, quantile
-from airflow_provider_apiframe.jobs import Job, JobStatus
-from airflow_provider_apiframe.polling import (
+from airflow_provider_apiframe.waiting.durations import history_for, pace_prediction, quantile
+from airflow_provider_apiframe.waiting.watch import (
     JobWatch,
     Sighting,
     result_from_event,
 )
+from airflow_provider_apiframe.wire.jobs import Job, JobStatus
 
 
 def watch(deadline=100.0, model=None):

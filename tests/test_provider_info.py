@@ -55,7 +55,7 @@ def test_airflow_shows_the_settings_as_fields_stored_under_their_plain_names():
     """Airflow 3 from the provider info's conn-fields, Airflow 2 from the hook: the same fields."""
     from airflow.providers_manager import ProvidersManager
 
-    from airflow_provider_apiframe.transport import ClientSettings
+    from airflow_provider_apiframe.wire.transport import ClientSettings
 
     manager = ProvidersManager()
     widgets = {k: w for k, w in manager.connection_form_widgets.items() if k.startswith("extra__apiframe__")}
@@ -75,4 +75,4 @@ def test_airflow_finds_the_api_server_plugin():
 
     [plugin] = [p for p in ProvidersManager().plugins if p.provider_name == "airflow-provider-apiframe"]
     assert plugin.name == "apiframe_connection_test_port"
-    assert plugin.plugin_class == "airflow_provider_apiframe.api_server_plugin.ApiframeApiServerPlugin"
+    assert plugin.plugin_class == "airflow_provider_apiframe.plugins.api_server.ApiframeApiServerPlugin"

@@ -19,7 +19,7 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeUnexpectedResponseError,
     ApiframeValidationError,
 )
-from airflow_provider_apiframe.transport import (
+from airflow_provider_apiframe.wire.transport import (
     BACKOFF_CAP,
     ApiRequest,
     ClientSettings,

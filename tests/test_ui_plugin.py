@@ -14,8 +14,8 @@ import sys
 
 import pytest
 
-from airflow_provider_apiframe import api_server_plugin
-from airflow_provider_apiframe.api_server_plugin import StoredEndpoint
+from airflow_provider_apiframe.plugins import api_server as api_server_plugin
+from airflow_provider_apiframe.plugins.api_server import StoredEndpoint
 
 URL = "http://127.0.0.1:8765"
 STORED = {
@@ -132,7 +132,7 @@ def test_the_plugin_is_one_airflow_accepts_with_the_middleware():
 def test_importing_the_plugin_loads_no_web_framework():
     probe = (
         "import sys, airflow.providers.common.compat.sdk; before = set(sys.modules); "
-        "import airflow_provider_apiframe.api_server_plugin; "
+        "import airflow_provider_apiframe.plugins.api_server; "
         "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] in "
         "('starlette', 'fastapi', 'anyio', 'sqlalchemy', 'requests', 'aiohttp')))"
     )

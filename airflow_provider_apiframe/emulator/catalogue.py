@@ -20,7 +20,7 @@ from typing import Any
 
 from .zod import require_supported
 
-CATALOGUE_PACKAGE = "airflow_provider_apiframe"
+CATALOGUE_PACKAGE = "airflow_provider_apiframe.catalogue"
 CATALOGUE_FILE = "image_models.json"
 # The spec's prompt limit for a model whose entry gives none.
 DEFAULT_PROMPT_MAX_LENGTH = 2000

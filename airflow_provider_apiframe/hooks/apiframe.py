@@ -13,8 +13,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowNotFoundException
 from airflow.providers.http.hooks.http import HttpHook
 
-from airflow_provider_apiframe.api_url import INSECURE_HTTP_KEY, api_base_url
-from airflow_provider_apiframe.connection import DEFAULT_API_URL, UI_FIELD_BEHAVIOUR, connection_form_widgets
+from airflow_provider_apiframe.catalogue.image_models import get_model
+from airflow_provider_apiframe.connection_form import (
+    DEFAULT_API_URL,
+    UI_FIELD_BEHAVIOUR,
+    connection_form_widgets,
+)
 from airflow_provider_apiframe.exceptions import (
     ApiframeAuthError,
     ApiframeConfigurationError,
@@ -25,13 +29,13 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeUnexpectedResponseError,
     ApiframeValidationError,
 )
-from airflow_provider_apiframe.idempotency import one_off_key, successor_key
-from airflow_provider_apiframe.job_history import MIN_SAMPLES, history_for
-from airflow_provider_apiframe.job_pages import DurationLearner, page_request, parse_page
-from airflow_provider_apiframe.jobs import Job, SubmittedJob, parse_job, parse_submitted
-from airflow_provider_apiframe.models import get_model
-from airflow_provider_apiframe.polling import Event, JobWatch
-from airflow_provider_apiframe.transport import (
+from airflow_provider_apiframe.waiting.durations import MIN_SAMPLES, history_for
+from airflow_provider_apiframe.waiting.pages import DurationLearner, page_request, parse_page
+from airflow_provider_apiframe.waiting.watch import Event, JobWatch
+from airflow_provider_apiframe.wire.api_url import INSECURE_HTTP_KEY, api_base_url
+from airflow_provider_apiframe.wire.idempotency import one_off_key, successor_key
+from airflow_provider_apiframe.wire.jobs import Job, SubmittedJob, parse_job, parse_submitted
+from airflow_provider_apiframe.wire.transport import (
     ApiRequest,
     AsyncTransport,
     ClientSettings,
@@ -190,7 +194,19 @@ class ApiframeHook(HttpHook):
         return parse_submitted(self.transport.send(submit_request(body, idempotency_key)))
 
     def get_job(self, job_id: str) -> Job:
-        return parse_job(self.transport.send(job_request(job_id)))
+        """``GET /v2/jobs/{id}``, read into a ``Job``."""
+        return parse_job(self.get_job_answer(job_id))
+
+    def get_job_answer(self, job_id: str) -> dict[str, Any]:
+        """``GET /v2/jobs/{id}`` as the API answered it: with the request the job stored (``input``)."""
+        answer = self.transport.send(job_request(job_id))
+        parse_job(answer)  # a typed error for an answer that is no job
+        return dict(answer)
+
+    @property
+    def settings(self) -> ClientSettings:
+        """The connection's client settings: the API's base URL, the request budget, the retry window."""
+        return self.transport.settings
 
     def get_account(self, transport: SyncTransport | None = None) -> dict[str, Any]:
         """``GET /v2/me``: the user, the team (with its credit balance) and the key. Spends nothing."""
@@ -254,7 +270,7 @@ class ApiframeHook(HttpHook):
         image is kept. Downloads go through the storage module's client: http(s) only, streamed, at
         most ``max_bytes`` each (default 100 MiB), never with the key.
         """
-        from airflow_provider_apiframe.image_store import MAX_IMAGE_BYTES, download_images
+        from airflow_provider_apiframe.storage.image_store import MAX_IMAGE_BYTES, download_images
 
         return download_images(urls, directory, max_bytes=max_bytes or MAX_IMAGE_BYTES, log=self.log)
 

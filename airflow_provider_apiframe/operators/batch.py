@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_provider_apiframe.batch_rows import Row, read_rows, short_digest
+from airflow_provider_apiframe.batch.rows import Row, read_rows, short_digest
+from airflow_provider_apiframe.catalogue.image_models import get_model
 from airflow_provider_apiframe.exceptions import ApiframeBatchFailedError
-from airflow_provider_apiframe.idempotency import task_instance_key
 from airflow_provider_apiframe.lineage import generation_lineage
 from airflow_provider_apiframe.links import ApiframeImageLink, link_pending, remember_image
-from airflow_provider_apiframe.models import get_model
 from airflow_provider_apiframe.operators.arguments import (
     DEFER_TIMEOUT_GRACE,
     errors_named_for,
@@ -28,7 +27,8 @@ from airflow_provider_apiframe.operators.arguments import (
     is_literal,
     positive_seconds,
 )
-from airflow_provider_apiframe.polling import Event
+from airflow_provider_apiframe.waiting.watch import Event
+from airflow_provider_apiframe.wire.idempotency import task_instance_key
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -131,12 +131,12 @@ class ApiframeBatchGenerateOperator(BaseOperator):
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
         """The model read, the CDN folders (and data set) written, when OpenLineage is installed."""
-        api_url = self.hook.transport.settings.base_url
+        api_url = self.hook.settings.base_url
         return generation_lineage(api_url, self.model, [*self._images, *self._stored])
 
     def _keep(self, rows: list[Row], results: list[dict[str, Any]], destination: str) -> None:
         """Copy every row's images into the data set; each result row gets its stored ``paths``."""
-        from airflow_provider_apiframe.image_store import ImageToStore, keep_images
+        from airflow_provider_apiframe.storage.image_store import ImageToStore, keep_images
 
         stored = keep_images(
             [
@@ -218,7 +218,7 @@ class ApiframeBatchGenerateOperator(BaseOperator):
         from airflow_provider_apiframe.triggers.batch import ApiframeBatchSubmitTrigger
 
         model = get_model(self.model)
-        limit = self.hook.transport.settings.rate_limit_per_minute or 6000
+        limit = self.hook.settings.rate_limit_per_minute or 6000
         self.defer(
             trigger=ApiframeBatchSubmitTrigger(
                 apiframe_conn_id=self.apiframe_conn_id,
@@ -236,7 +236,7 @@ class ApiframeBatchGenerateOperator(BaseOperator):
             # Room for every submit at the budget's pace twice over, and each riding out a storm.
             timeout=timedelta(
                 seconds=2 * 60.0 * len(to_submit) * (self.max_resubmissions + 1) / limit
-                + self.hook.transport.settings.retry_timeout
+                + self.hook.settings.retry_timeout
                 + DEFER_TIMEOUT_GRACE
             ),
         )

@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin
 
-from airflow_provider_apiframe.idempotency import task_instance_key
-from airflow_provider_apiframe.jobs import JobStatus
+from airflow_provider_apiframe.catalogue.image_models import get_model
 from airflow_provider_apiframe.lineage import generation_lineage
 from airflow_provider_apiframe.links import ApiframeImageLink, images_of, link_pending
-from airflow_provider_apiframe.models import get_model
 from airflow_provider_apiframe.operators.arguments import (
     DEFER_TIMEOUT_GRACE,
     errors_named_for,
     is_literal,
     positive_seconds,
 )
-from airflow_provider_apiframe.polling import Event, terminal_event
+from airflow_provider_apiframe.waiting.watch import Event, terminal_event
+from airflow_provider_apiframe.wire.idempotency import task_instance_key
+from airflow_provider_apiframe.wire.jobs import JobStatus
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -224,7 +224,7 @@ class ApiframeImageGenerateOperator(ResumableJobMixin, BaseOperator):
         context["ti"].xcom_push(key=CREDIT_COST_XCOM, value=(event or {}).get("credit_cost"))
         if not self.store_to:
             return self._images
-        from airflow_provider_apiframe.image_store import ImageToStore, keep_images
+        from airflow_provider_apiframe.storage.image_store import ImageToStore, keep_images
 
         job_id = str((event or {}).get("job_id"))
         stored = keep_images(
@@ -249,5 +249,5 @@ class ApiframeImageGenerateOperator(ResumableJobMixin, BaseOperator):
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
         """The model read, the CDN folder (and data set) written, when OpenLineage is installed."""
-        api_url = self.hook.transport.settings.base_url
+        api_url = self.hook.settings.base_url
         return generation_lineage(api_url, self.model, [*self._images, *self._stored])

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_apiframe.exceptions import ApiframeValidationError, shown
-from airflow_provider_apiframe.models import is_uuid
 from airflow_provider_apiframe.operators.arguments import is_literal
+from airflow_provider_apiframe.utils.ids import is_uuid
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context, ObjectStoragePath
     from airflow.providers.openlineage.extractors import OperatorLineage
 
-    from airflow_provider_apiframe.image_store import StoredImage
+    from airflow_provider_apiframe.storage.image_store import StoredImage
 
 # An asset event's extra lives in the metadata database: it names this many images, and the manifest the rest.
 EVENT_PATHS = 100
@@ -93,15 +93,14 @@ class ApiframeStoreImagesOperator(BaseOperator):
 
     def execute(self, context: Context) -> list[str]:
         from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
-        from airflow_provider_apiframe.image_store import (
+        from airflow_provider_apiframe.storage.image_store import (
             ImageToStore,
             data_set_path,
             images_from_job,
             jobs_writer,
             store_images,
         )
-        from airflow_provider_apiframe.jobs import JobStatus, parse_job
-        from airflow_provider_apiframe.transport import job_request
+        from airflow_provider_apiframe.wire.jobs import JobStatus, parse_job
 
         references = read_jobs(self.jobs)
         hook = ApiframeHook(apiframe_conn_id=self.apiframe_conn_id)
@@ -113,7 +112,7 @@ class ApiframeStoreImagesOperator(BaseOperator):
                 unfinished.append(f"{reference.label}: {status or 'no job'}")
                 continue
             # The raw answer, not just a Job: the request it stored (`input`) gives prompt and options.
-            answer = hook.transport.send(job_request(reference.job_id))
+            answer = hook.get_job_answer(reference.job_id)
             job = parse_job(answer)
             if job.status is not JobStatus.COMPLETED:
                 unfinished.append(f"{reference.label}: {job.status.value}")

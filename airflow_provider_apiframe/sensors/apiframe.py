@@ -17,15 +17,15 @@ from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnVa
 
 from airflow_provider_apiframe.exceptions import ApiframeValidationError
 from airflow_provider_apiframe.links import ApiframeImageLink, images_of, link_pending
-from airflow_provider_apiframe.models import is_uuid
 from airflow_provider_apiframe.operators.arguments import DEFER_TIMEOUT_GRACE, positive_seconds
-from airflow_provider_apiframe.polling import Event, terminal_event
+from airflow_provider_apiframe.utils.ids import is_uuid
+from airflow_provider_apiframe.waiting.watch import Event, terminal_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
-    from airflow_provider_apiframe.jobs import Job
+    from airflow_provider_apiframe.wire.jobs import Job
 
 
 class ApiframeJobSensor(BaseSensorOperator):

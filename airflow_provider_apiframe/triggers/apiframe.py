@@ -10,9 +10,9 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_apiframe.exceptions import ApiframeError, ApiframeTransientError
-from airflow_provider_apiframe.jobs import Job
-from airflow_provider_apiframe.polling import Event, JobWatch, error_event
-from airflow_provider_apiframe.status_hub import StatusHub, shared_hub
+from airflow_provider_apiframe.waiting.status_hub import StatusHub, shared_hub
+from airflow_provider_apiframe.waiting.watch import Event, JobWatch, error_event
+from airflow_provider_apiframe.wire.jobs import Job
 
 # A poll under way at the deadline may still bring the end: it gets this long before the wait gives up.
 DEADLINE_GRACE = 5.0

@@ -25,10 +25,11 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeError,
     ApiframeInsufficientCreditsError,
 )
-from airflow_provider_apiframe.idempotency import successor_key
-from airflow_provider_apiframe.polling import Event, JobWatch, Log, error_event
-from airflow_provider_apiframe.status_hub import shared_hub
 from airflow_provider_apiframe.triggers.apiframe import watch_through
+from airflow_provider_apiframe.utils.logs import Log
+from airflow_provider_apiframe.waiting.status_hub import shared_hub
+from airflow_provider_apiframe.waiting.watch import Event, JobWatch, error_event
+from airflow_provider_apiframe.wire.idempotency import successor_key
 
 # Submits in flight at once: the budget paces them; a few in flight hide each one's round trip.
 SUBMITS_IN_FLIGHT = 8

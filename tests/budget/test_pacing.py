@@ -6,7 +6,8 @@ import time
 import pytest
 
 from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
-from airflow_provider_apiframe.pacing import Pacer, shared_budget
+from airflow_provider_apiframe.wire.budgets import budget_for
+from airflow_provider_apiframe.wire.pacing import Pacer
 from tests.conftest import TEST_KEY, connection_uri
 
 
@@ -64,10 +65,10 @@ def test_repeated_429s_slow_down_to_a_floor_not_to_a_halt():
 
 
 def test_one_budget_per_host_and_key():
-    a = shared_budget("http://h", "afk_one", 500)
-    assert shared_budget("http://h", "afk_one", 500) is a
-    assert shared_budget("http://h", "afk_two", 500) is not a
-    assert shared_budget("http://other", "afk_one", 500) is not a
+    a = budget_for("http://h", "afk_one", 500)
+    assert budget_for("http://h", "afk_one", 500) is a
+    assert budget_for("http://h", "afk_two", 500) is not a
+    assert budget_for("http://other", "afk_one", 500) is not a
 
 
 def test_hooks_of_a_process_share_the_connections_budget(apiframe_emulator_factory, monkeypatch):

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from airflow_provider_apiframe.pacing import LocalBudget, Pacer
-from airflow_provider_apiframe.shared_budget import RedisBudget
+from airflow_provider_apiframe.wire.pacing import LocalBudget, Pacer
+from airflow_provider_apiframe.wire.redis_budget import RedisBudget
 from benchmarks.budget_processes import run_pair
 from tests.conftest import TEST_KEY, connection_uri
 

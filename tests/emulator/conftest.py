@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from airflow_provider_apiframe.models import load_catalogue
+from airflow_provider_apiframe.catalogue.image_models import load_catalogue
 
 IMAGEN = "imagen-4"
 

@@ -17,7 +17,7 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeValidationError,
 )
 from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
-from airflow_provider_apiframe.jobs import JobStatus
+from airflow_provider_apiframe.wire.jobs import JobStatus
 from tests.conftest import TEST_KEY, connection_uri
 
 PARAMS = {"aspect_ratio": "16:9", "output_format": "png", "image_size": "1K"}
@@ -257,7 +257,7 @@ def test_credit_check_for_a_batch_spends_nothing(apiframe_emulator_factory, monk
 
 def finished_jobs(hook, count):
     """Jobs of imagen-4 already over, as an account that has run before has; this process forgets them."""
-    from airflow_provider_apiframe.job_history import forget_all
+    from airflow_provider_apiframe.waiting.durations import forget_all
 
     for i in range(count):
         wait_done(hook, hook.submit_generation("imagen-4", f"earlier {i}", {}, idempotency_key=f"e-{i}"))
@@ -267,7 +267,7 @@ def finished_jobs(hook, count):
 def test_a_wait_new_to_the_model_learns_its_durations_from_a_page_for_no_extra_request(apiframe_conn):
     import time
 
-    from airflow_provider_apiframe.job_history import history_for
+    from airflow_provider_apiframe.waiting.durations import history_for
 
     hook = ApiframeHook()
     finished_jobs(hook, 6)

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from airflow_provider_apiframe.connection import CONN_FIELDS
+from airflow_provider_apiframe.connection_form import CONN_FIELDS
 from airflow_provider_apiframe.exceptions import ApiframeConfigurationError
 from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
-from airflow_provider_apiframe.transport import ClientSettings
+from airflow_provider_apiframe.wire.transport import ClientSettings
 from tests.conftest import TEST_KEY
 
 URL = "http://127.0.0.1:1"

@@ -15,7 +15,6 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 from PIL import Image
 
-from airflow_provider_apiframe.api_url import api_base_url
 from airflow_provider_apiframe.exceptions import (
     ApiframeConfigurationError,
     ApiframeError,
@@ -26,7 +25,8 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeValidationError,
 )
 from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
-from airflow_provider_apiframe.transport import MAX_JSON_BYTES
+from airflow_provider_apiframe.wire.api_url import api_base_url
+from airflow_provider_apiframe.wire.transport import MAX_JSON_BYTES
 from tests.conftest import TEST_KEY, connection_uri
 from tests.store.servers import fixed, huge, serve
 

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from airflow_provider_apiframe.jobs import JobStatus
+from airflow_provider_apiframe.wire.jobs import JobStatus
 
 # One of each format the CDN serves, at sizes that tell them apart: (model, prompt, options, images).
 IMAGEN_PNG = ("imagen-4", "koi under lotus leaves", {"output_format": "png", "aspect_ratio": "16:9"})
@@ -47,8 +47,8 @@ def make_jobs(hook):
 @pytest.fixture
 def images_of(hook):
     """The images to store of finished jobs, as the store operator reads them."""
-    from airflow_provider_apiframe.image_store import images_from_job
-    from airflow_provider_apiframe.transport import job_request
+    from airflow_provider_apiframe.storage.image_store import images_from_job
+    from airflow_provider_apiframe.wire.transport import job_request
 
     def read(job_ids: list[str]) -> list:
         images = []

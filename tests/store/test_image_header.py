@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from airflow_provider_apiframe.emulator.images import render_image
-from airflow_provider_apiframe.image_header import ImageHeader, read_header
+from airflow_provider_apiframe.storage.image_header import ImageHeader, read_header
 
 
 def encoded(size: tuple[int, int], mode: str, pil_format: str, **options) -> bytes:

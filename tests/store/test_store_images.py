@@ -15,15 +15,15 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 from PIL import Image
 
-from airflow_provider_apiframe import image_store
 from airflow_provider_apiframe.exceptions import (
     ApiframeNotFoundError,
     ApiframeTransientError,
     ApiframeUnexpectedResponseError,
     ApiframeValidationError,
 )
-from airflow_provider_apiframe.image_store import ImageToStore, data_set_path, store_images
-from airflow_provider_apiframe.manifest import METADATA_FILE, part_name
+from airflow_provider_apiframe.storage import image_store
+from airflow_provider_apiframe.storage.image_store import ImageToStore, data_set_path, store_images
+from airflow_provider_apiframe.storage.manifest import METADATA_FILE, part_name
 from tests.store.conftest import FLUX_WEBP, GPT_PAIR, IMAGEN_JPG, IMAGEN_PNG, files_under
 from tests.store.servers import cut_short, fixed, huge, serve
 

@@ -11,11 +11,11 @@ import pytest
 from airflow.providers.common.compat.sdk import Asset
 
 from airflow_provider_apiframe.exceptions import ApiframeValidationError
-from airflow_provider_apiframe.image_store import jobs_writer
-from airflow_provider_apiframe.manifest import part_name
 from airflow_provider_apiframe.operators import store as store_module
 from airflow_provider_apiframe.operators.batch import ImagenBatchGenerateOperator
 from airflow_provider_apiframe.operators.store import ApiframeStoreImagesOperator, JobReference, read_jobs
+from airflow_provider_apiframe.storage.image_store import jobs_writer
+from airflow_provider_apiframe.storage.manifest import part_name
 from tests.batch.test_batch_operator import run_to_end
 from tests.conftest import TEST_KEY, connection_uri
 from tests.operators.test_imagen import TaskInstance

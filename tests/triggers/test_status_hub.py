@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from airflow_provider_apiframe import status_hub
 from airflow_provider_apiframe.exceptions import ApiframeTransientError
 from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
-from airflow_provider_apiframe.jobs import Job
-from airflow_provider_apiframe.transport import ApiRequest
 from airflow_provider_apiframe.triggers.apiframe import ApiframeJobTrigger
+from airflow_provider_apiframe.waiting import status_hub
+from airflow_provider_apiframe.wire.jobs import Job
+from airflow_provider_apiframe.wire.transport import ApiRequest
 from tests.conftest import TEST_KEY, connection_uri
 
 
@@ -145,7 +145,7 @@ def test_a_page_fetched_for_one_waiter_keeps_the_place_of_the_others_on_it(serve
 def test_a_trigger_alone_new_to_the_model_learns_its_durations_from_a_page_for_no_extra_request(
     apiframe_emulator_factory, monkeypatch
 ):
-    from airflow_provider_apiframe.job_history import history_for
+    from airflow_provider_apiframe.waiting.durations import history_for
 
     server = apiframe_emulator_factory(api_keys=(TEST_KEY,), job_duration=0.3)
     monkeypatch.setenv("AIRFLOW_CONN_APIFRAME_DEFAULT", connection_uri(server.url))

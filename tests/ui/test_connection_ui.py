@@ -36,7 +36,7 @@ from urllib.parse import quote
 import pytest
 from packaging.version import Version
 
-from airflow_provider_apiframe.transport import ClientSettings
+from airflow_provider_apiframe.wire.transport import ClientSettings
 
 AIRFLOW_VERSION = Version(version("apache-airflow"))
 pytestmark = pytest.mark.skipif(

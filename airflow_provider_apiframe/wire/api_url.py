@@ -7,7 +7,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_provider_apiframe.connection import DEFAULT_API_URL
+from airflow_provider_apiframe.connection_form import DEFAULT_API_URL
 from airflow_provider_apiframe.exceptions import ApiframeConfigurationError
 
 # The extra's opt-in to send the key over plain HTTP to a host other than this machine.

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_apiframe.catalogue.image_models import ImageModel
 from airflow_provider_apiframe.exceptions import ApiframeValidationError, shown
-from airflow_provider_apiframe.models import ImageModel
 
 MAX_ROWS = 10_000
 # A bad batch names this many bad rows, then how many more there are: enough to fix, not a wall of text.

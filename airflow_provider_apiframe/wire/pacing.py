@@ -10,7 +10,6 @@ algorithm, GCRA) spreads them instead, and no request waits longer than the rate
 
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
 import time
@@ -133,31 +132,3 @@ class LocalBudget:
 
     def refused(self, retry_after: float | None, booking: Booking) -> None:
         self.pacer.rate_limited(time.monotonic(), retry_after, booking.send_at)
-
-
-_local_budgets: dict[tuple[str, str, int], LocalBudget] = {}
-_redis_budgets: dict[tuple[str, str, int, str], Budget] = {}
-_budgets_lock = threading.Lock()
-
-
-def budget_name(base_url: str, api_key: str) -> tuple[str, str]:
-    # The key's digest, not the key, names the budget: nothing here should hold a secret longer.
-    return base_url, hashlib.sha256(api_key.encode()).hexdigest()[:16]
-
-
-def shared_budget(base_url: str, api_key: str, limit: int, redis_conn_id: str | None = None) -> Budget:
-    """
-    The budget every client of one host and key uses in this process.
-
-    With ``redis_conn_id`` the pace is kept in that Redis, so every process naming it shares one pace
-    (and falls back to its own while Redis cannot be reached).
-    """
-    name = (*budget_name(base_url, api_key), limit)
-    with _budgets_lock:
-        local = _local_budgets.setdefault(name, LocalBudget(Pacer(limit)))
-        if not redis_conn_id:
-            return local
-        from airflow_provider_apiframe.shared_budget import RedisBudget
-
-        # Every process applies its own limit to the one pace the key has in Redis.
-        return _redis_budgets.setdefault((*name, redis_conn_id), RedisBudget(redis_conn_id, name[1], local))

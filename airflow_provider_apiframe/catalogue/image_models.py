@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_apiframe.exceptions import ApiframeValidationError, shown
+from airflow_provider_apiframe.utils.ids import is_uuid
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -35,7 +35,7 @@ CATALOGUE_FILE = "image_models.json"
 @cache
 def load_catalogue() -> Mapping[str, Any]:
     """The catalogue as stored: ``source``, ``blocks`` (by id) and ``models`` (by id)."""
-    text = resources.files("airflow_provider_apiframe").joinpath(CATALOGUE_FILE).read_text("utf-8")
+    text = resources.files("airflow_provider_apiframe.catalogue").joinpath(CATALOGUE_FILE).read_text("utf-8")
     return json.loads(text)  # type: ignore[no-any-return]
 
 
@@ -241,7 +241,7 @@ def _validator(block_id: str) -> Validator:
     block = load_catalogue()["blocks"][block_id]
     formats = FormatChecker(formats=())
     formats.checks("uri")(_is_http_url)
-    formats.checks("uuid")(is_uuid)
+    formats.checks("uuid")(_uuid_format)
     schema = {
         "type": "object",
         "properties": {name: param["schema"] for name, param in block["params"].items()},
@@ -259,14 +259,9 @@ def _is_http_url(value: object) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-
-
-def is_uuid(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    # fullmatch: `$` would also match before a trailing newline, which a file name would then hold.
-    return bool(_UUID.fullmatch(value))
+def _uuid_format(value: object) -> bool:
+    # A JSON Schema format applies to strings only: a value of another type is the type check's business.
+    return not isinstance(value, str) or is_uuid(value)
 
 
 @cache

@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow_provider_apiframe.bounded_read import CHUNK_BYTES, sync_chunks
 from airflow_provider_apiframe.exceptions import (
     ApiframeError,
     ApiframeNotFoundError,
@@ -36,9 +35,8 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeUnexpectedResponseError,
     ApiframeValidationError,
 )
-from airflow_provider_apiframe.image_header import ImageHeader, read_header
-from airflow_provider_apiframe.jobs import parse_job
-from airflow_provider_apiframe.manifest import (
+from airflow_provider_apiframe.storage.image_header import ImageHeader, read_header
+from airflow_provider_apiframe.storage.manifest import (
     ManifestRow,
     child,
     discard,
@@ -47,14 +45,16 @@ from airflow_provider_apiframe.manifest import (
     temporary_beside,
     write_manifest,
 )
-from airflow_provider_apiframe.models import is_uuid
-from airflow_provider_apiframe.transport import USER_AGENT, backoff, parse_retry_after
+from airflow_provider_apiframe.utils.ids import is_uuid
+from airflow_provider_apiframe.wire.bounded_read import CHUNK_BYTES, sync_chunks
+from airflow_provider_apiframe.wire.jobs import parse_job
+from airflow_provider_apiframe.wire.transport import USER_AGENT, backoff, parse_retry_after
 
 if TYPE_CHECKING:
     import requests
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-    from airflow_provider_apiframe.polling import Log
+    from airflow_provider_apiframe.utils.logs import Log
 
 # Tries of one download before its error is raised: transient CDN faults pass in seconds, and a task's
 # own retries take over after that without copying again what is already stored.

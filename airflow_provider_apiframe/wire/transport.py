@@ -19,7 +19,6 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from airflow_provider_apiframe.bounded_read import async_body, sync_body
 from airflow_provider_apiframe.exceptions import (
     ApiframeAuthError,
     ApiframeConfigurationError,
@@ -32,7 +31,9 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeUnexpectedResponseError,
     ApiframeValidationError,
 )
-from airflow_provider_apiframe.pacing import Booking, Budget, shared_budget
+from airflow_provider_apiframe.wire.bounded_read import async_body, sync_body
+from airflow_provider_apiframe.wire.budgets import budget_for
+from airflow_provider_apiframe.wire.pacing import Booking, Budget
 
 if TYPE_CHECKING:
     import aiohttp
@@ -123,7 +124,7 @@ class ClientSettings:
     def budget(self) -> Budget | None:
         if not self.rate_limit_per_minute:
             return None
-        return shared_budget(
+        return budget_for(
             self.base_url, self.api_key, self.rate_limit_per_minute, self.rate_limit_redis_conn_id
         )
 

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_apiframe import history_file
+from airflow_provider_apiframe.waiting import history_file
 
 # Enough finished jobs (or readings) to trust what they say; before that a job is paced on its own.
 MIN_SAMPLES = 5

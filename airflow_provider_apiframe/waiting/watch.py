@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from airflow_provider_apiframe.exceptions import (
     ApiframeAuthError,
@@ -21,8 +21,15 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeNotFoundError,
     ApiframeTransientError,
 )
-from airflow_provider_apiframe.job_history import MIN_SAMPLES, Reading, history_for, pace_prediction, quantile
-from airflow_provider_apiframe.jobs import Job, JobStatus
+from airflow_provider_apiframe.utils.logs import Log
+from airflow_provider_apiframe.waiting.durations import (
+    MIN_SAMPLES,
+    Reading,
+    history_for,
+    pace_prediction,
+    quantile,
+)
+from airflow_provider_apiframe.wire.jobs import Job, JobStatus
 
 # Never poll one job faster than this, however close it seems to be to the end.
 MIN_POLL_GAP = 0.5
@@ -42,16 +49,6 @@ LATE_SHARE = 0.15
 SIGHTINGS_KEPT = 32
 
 Event = dict[str, Any]
-
-
-class Log(Protocol):
-    """The part of a logger a wait uses: Airflow hands hooks and triggers loggers of several types."""
-
-    def debug(self, msg: Any, /, *args: Any, **kwargs: Any) -> Any: ...
-
-    def info(self, msg: Any, /, *args: Any, **kwargs: Any) -> Any: ...
-
-    def warning(self, msg: Any, /, *args: Any, **kwargs: Any) -> Any: ...
 
 
 @dataclass(frozen=True)

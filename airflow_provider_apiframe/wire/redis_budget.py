@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from airflow_provider_apiframe.pacing import Booking, LocalBudget, Pacer
+from airflow_provider_apiframe.wire.pacing import Booking, LocalBudget, Pacer
 
 if TYPE_CHECKING:
     from redis import Redis

@@ -14,9 +14,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from airflow_provider_apiframe.exceptions import ApiframeTransientError, shown
-from airflow_provider_apiframe.job_history import history_for
-from airflow_provider_apiframe.jobs import Job, parse_job
-from airflow_provider_apiframe.transport import ApiRequest
+from airflow_provider_apiframe.waiting.durations import history_for
+from airflow_provider_apiframe.wire.jobs import Job, parse_job
+from airflow_provider_apiframe.wire.transport import ApiRequest
 
 log = logging.getLogger(__name__)
 

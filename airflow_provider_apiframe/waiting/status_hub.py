@@ -32,10 +32,10 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeTransientError,
     ApiframeValidationError,
 )
-from airflow_provider_apiframe.job_history import MIN_SAMPLES, history_for
-from airflow_provider_apiframe.job_pages import PAGE_SIZE, DurationLearner, Page, page_request, parse_page
-from airflow_provider_apiframe.jobs import Job, parse_job
-from airflow_provider_apiframe.transport import AsyncTransport, ClientSettings, job_request
+from airflow_provider_apiframe.waiting.durations import MIN_SAMPLES, history_for
+from airflow_provider_apiframe.waiting.pages import PAGE_SIZE, DurationLearner, Page, page_request, parse_page
+from airflow_provider_apiframe.wire.jobs import Job, parse_job
+from airflow_provider_apiframe.wire.transport import AsyncTransport, ClientSettings, job_request
 
 log = logging.getLogger(__name__)
 

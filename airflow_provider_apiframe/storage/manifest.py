@@ -31,7 +31,7 @@ from airflow import __version__ as airflow_version
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-    from airflow_provider_apiframe.polling import Log
+    from airflow_provider_apiframe.utils.logs import Log
 
 _AIRFLOW_2 = airflow_version.startswith("2.")
 METADATA_FILE = "metadata.jsonl"

@@ -1,0 +1,1 @@
+"""Many rows in one task: reading and checking the rows."""

@@ -1,0 +1,1 @@
+"""Airflow plugins the provider registers (the API server's)."""

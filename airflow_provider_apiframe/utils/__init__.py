@@ -1,0 +1,1 @@
+"""Small helpers every part of the provider may use, importing nothing of it."""

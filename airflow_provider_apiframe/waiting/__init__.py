@@ -1,0 +1,4 @@
+"""
+Waiting for jobs: the watch of one job (the trigger's and the blocking wait's), the triggerer's status
+hub, pages of jobs, the durations learned per model and the file that keeps them across processes.
+"""
