@@ -127,6 +127,21 @@ def test_key_echoed_by_the_server_is_redacted():
     assert KEY not in str(err) and KEY not in json.dumps(err.details)
 
 
+def test_the_key_is_redacted_however_it_is_quoted_and_in_details_keys():
+    from urllib.parse import quote
+
+    key = 'afk_a"b\\c/d+e'  # characters that JSON, repr and percent-encoding each write differently
+    settings = ClientSettings(base_url="http://127.0.0.1:1", api_key=key)
+    forms = {key, json.dumps(key)[1:-1], repr(key)[1:-1], quote(key, safe="")}
+    assert len(forms) == 4
+    body = {"error": " ".join(forms), "details": {form: ["unknown"] for form in forms}}
+    with pytest.raises(ApiframeError) as info:
+        interpret(settings, GET, answer(400, body))
+    text = str(info.value) + json.dumps(info.value.details)
+    assert not [form for form in forms if form in text]
+    assert text.count("***") >= len(forms)  # each form in the message, the details keys fold into one
+
+
 def test_headers_carry_key_and_idempotency_only_where_due():
     headers = build_headers(SETTINGS, POST_KEYED)
     assert headers["X-API-Key"] == KEY and headers["Idempotency-Key"] == "k"
