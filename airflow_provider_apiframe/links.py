@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseOperatorLink
 
 from airflow_provider_apiframe.utils.logs import Log
-from airflow_provider_apiframe.waiting.watch import Event, result_from_event
+from airflow_provider_apiframe.waiting.events import JobEvent, JobSucceeded
+from airflow_provider_apiframe.waiting.watch import succeeded
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -44,9 +45,9 @@ def remember_image(context: Context, images: Sequence[str]) -> None:
         context["ti"].xcom_push(key=IMAGE_URL_XCOM, value=images[0])
 
 
-def images_of(context: Context, event: Event | None, log: Log) -> list[str]:
-    """A wait's end as the task's result: the image URLs (remembered for the link), or the typed error."""
-    images = result_from_event(event)
-    log.info("apiframe job %s completed with %d image(s)", (event or {}).get("job_id"), len(images))
-    remember_image(context, images)
-    return images
+def finished(context: Context, event: JobEvent | None, log: Log) -> JobSucceeded:
+    """A wait's end for the task: the success event (its first image kept for the link), or its error."""
+    done = succeeded(event)
+    log.info("apiframe job %s completed with %d image(s)", done["job_id"], len(done["images"]))
+    remember_image(context, done["images"])
+    return done

@@ -30,8 +30,9 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeValidationError,
 )
 from airflow_provider_apiframe.waiting.durations import MIN_SAMPLES, history_for
+from airflow_provider_apiframe.waiting.events import JobEvent
 from airflow_provider_apiframe.waiting.pages import DurationLearner, page_request, parse_page
-from airflow_provider_apiframe.waiting.watch import Event, JobWatch
+from airflow_provider_apiframe.waiting.watch import JobWatch
 from airflow_provider_apiframe.wire.api_url import INSECURE_HTTP_KEY, api_base_url
 from airflow_provider_apiframe.wire.idempotency import one_off_key, successor_key
 from airflow_provider_apiframe.wire.jobs import Job, SubmittedJob, parse_job, parse_submitted
@@ -282,7 +283,7 @@ class ApiframeHook(HttpHook):
         deadline: float,
         submitted_at: float,
         model: str | None = None,
-    ) -> Event:
+    ) -> JobEvent:
         """Block until the job ends or ``deadline`` (epoch seconds) passes; return the trigger's event."""
         watch = JobWatch(
             job_id,
@@ -293,7 +294,7 @@ class ApiframeHook(HttpHook):
             model=model,
         )
         learner, paged = DurationLearner(), True
-        step: Event | float = watch.first_delay(time.time())
+        step: JobEvent | float = watch.first_delay(time.time())
         while not isinstance(step, dict):
             time.sleep(step)
             outcome: Job | ApiframeError | None = None

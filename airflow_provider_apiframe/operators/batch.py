@@ -27,7 +27,8 @@ from airflow_provider_apiframe.operators.arguments import (
     is_literal,
     positive_seconds,
 )
-from airflow_provider_apiframe.waiting.watch import Event
+from airflow_provider_apiframe.waiting.events import BatchSubmitted, BatchWaited, JobEvent, JobFailed
+from airflow_provider_apiframe.waiting.watch import error_event
 from airflow_provider_apiframe.wire.idempotency import task_instance_key
 
 if TYPE_CHECKING:
@@ -209,9 +210,9 @@ class ApiframeBatchGenerateOperator(BaseOperator):
         keys: list[str],
         to_submit: list[Row],
         jobs: dict[str, str],
-        settled: dict[str, Event],
+        settled: dict[str, JobEvent],
         started_at: float | None,
-        failures: Mapping[int, Event] | None = None,
+        failures: Mapping[int, JobFailed] | None = None,
     ) -> list[dict[str, Any]] | None:
         if not to_submit:
             return self._wait(context, rows, jobs, settled, started_at or time.time())
@@ -242,10 +243,10 @@ class ApiframeBatchGenerateOperator(BaseOperator):
         )
         return None
 
-    def after_submit(self, context: Context, event: Event) -> list[dict[str, Any]] | None:
+    def after_submit(self, context: Context, event: BatchSubmitted) -> list[dict[str, Any]] | None:
         rows = self._rows()
         keys = self._keys(context, rows)
-        jobs: dict[str, str] = event["jobs"]
+        jobs = event["jobs"]
         _record_jobs(context, {short_digest(keys[int(index)]): job_id for index, job_id in jobs.items()})
         self.log.info("%d rows submitted; waiting for their jobs", len(jobs))
         return self._wait(context, rows, jobs, event["settled"], event["started_at"])
@@ -255,7 +256,7 @@ class ApiframeBatchGenerateOperator(BaseOperator):
         context: Context,
         rows: list[Row],
         jobs: dict[str, str],
-        settled: dict[str, Event],
+        settled: dict[str, JobEvent],
         started_at: float,
     ) -> list[dict[str, Any]] | None:
         if not jobs:
@@ -277,13 +278,13 @@ class ApiframeBatchGenerateOperator(BaseOperator):
         )
         return None
 
-    def after_wait(self, context: Context, event: Event) -> list[dict[str, Any]] | None:
+    def after_wait(self, context: Context, event: BatchWaited) -> list[dict[str, Any]] | None:
         rows = self._rows()
         settled = dict(event["settled"])
         again: list[Row] = []
-        failures: dict[int, Event] = {}
+        failures: dict[int, JobFailed] = {}
         for index, outcome in event["results"].items():
-            if outcome["status"] == "error" and outcome.get("reason") in ("failed", "cancelled"):
+            if outcome["status"] == "error" and outcome["reason"] in ("failed", "cancelled"):
                 again.append(rows[int(index)])
                 failures[int(index)] = outcome
             else:
@@ -298,7 +299,7 @@ class ApiframeBatchGenerateOperator(BaseOperator):
         return self._finish(context, rows, settled)
 
     def _finish(
-        self, context: Context, rows: list[Row], settled: Mapping[str, Event]
+        self, context: Context, rows: list[Row], settled: Mapping[str, JobEvent]
     ) -> list[dict[str, Any]]:
         results = [_result_row(row, settled.get(str(row.index))) for row in rows]
         self._images = [image for result in results for image in result["images"]]
@@ -355,17 +356,20 @@ class ImagenBatchGenerateOperator(ApiframeBatchGenerateOperator):
         super().__init__(prompts=prompts, model=model, image_options=options, **kwargs)
 
 
-def _result_row(row: Row, outcome: Event | None) -> dict[str, Any]:
-    outcome = outcome or {"status": "error", "reason": "error", "job_id": "", "message": "No outcome"}
-    success = outcome["status"] == "success"
+def _result_row(row: Row, outcome: JobEvent | None) -> dict[str, Any]:
+    outcome = outcome or error_event("", "error", "No outcome")
+    if outcome["status"] == "success":
+        status, images, error, cost = "COMPLETED", list(outcome["images"]), None, outcome["credit_cost"]
+    else:
+        status, images, error, cost = outcome["reason"].upper(), [], outcome["message"], None
     return {
         "prompt": row.prompt,
         "id": row.id,
-        "job_id": outcome.get("job_id") or None,
-        "status": "COMPLETED" if success else str(outcome.get("reason", "error")).upper(),
-        "images": list(outcome["images"]) if success else [],
-        "error": None if success else outcome.get("message"),
-        "credit_cost": outcome.get("credit_cost") if success else None,
+        "job_id": outcome["job_id"] or None,
+        "status": status,
+        "images": images,
+        "error": error,
+        "credit_cost": cost,
     }
 
 

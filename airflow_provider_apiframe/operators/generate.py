@@ -18,14 +18,15 @@ from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin
 
 from airflow_provider_apiframe.catalogue.image_models import get_model
 from airflow_provider_apiframe.lineage import generation_lineage
-from airflow_provider_apiframe.links import ApiframeImageLink, images_of, link_pending
+from airflow_provider_apiframe.links import ApiframeImageLink, finished, link_pending
 from airflow_provider_apiframe.operators.arguments import (
     DEFER_TIMEOUT_GRACE,
     errors_named_for,
     is_literal,
     positive_seconds,
 )
-from airflow_provider_apiframe.waiting.watch import Event, terminal_event
+from airflow_provider_apiframe.waiting.events import JobEvent
+from airflow_provider_apiframe.waiting.watch import terminal_event
 from airflow_provider_apiframe.wire.idempotency import task_instance_key
 from airflow_provider_apiframe.wire.jobs import JobStatus
 
@@ -215,28 +216,28 @@ class ApiframeImageGenerateOperator(ResumableJobMixin, BaseOperator):
             self._finished[job_id] = self._result(context, terminal_event(self.hook.get_job(job_id)))
         return self._finished[job_id]
 
-    def execute_complete(self, context: Context, event: Event | None = None) -> list[str]:
+    def execute_complete(self, context: Context, event: JobEvent | None = None) -> list[str]:
         return self._result(context, event)
 
-    def _result(self, context: Context, event: Event | None) -> list[str]:
-        self._images = images_of(context, event, self.log)
+    def _result(self, context: Context, event: JobEvent | None) -> list[str]:
+        done = finished(context, event, self.log)
+        self._images = list(done["images"])
         # What the job cost, for a downstream task that adds up a run's spend without reading manifests.
-        context["ti"].xcom_push(key=CREDIT_COST_XCOM, value=(event or {}).get("credit_cost"))
+        context["ti"].xcom_push(key=CREDIT_COST_XCOM, value=done["credit_cost"])
         if not self.store_to:
             return self._images
         from airflow_provider_apiframe.storage.image_store import ImageToStore, keep_images
 
-        job_id = str((event or {}).get("job_id"))
         stored = keep_images(
             [
                 ImageToStore(
                     url=url,
-                    job_id=job_id,
+                    job_id=done["job_id"],
                     number=number,
                     model=self.model,
                     prompt=self.prompt,
                     options=dict(self.image_options),
-                    credits=(event or {}).get("credit_cost"),
+                    credits=done["credit_cost"],
                 )
                 for number, url in enumerate(self._images, start=1)
             ],

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_apiframe.exceptions import ApiframeValidationError
-from airflow_provider_apiframe.links import ApiframeImageLink, images_of, link_pending
+from airflow_provider_apiframe.links import ApiframeImageLink, finished, link_pending
 from airflow_provider_apiframe.operators.arguments import DEFER_TIMEOUT_GRACE, positive_seconds
 from airflow_provider_apiframe.utils.ids import is_uuid
-from airflow_provider_apiframe.waiting.watch import Event, terminal_event
+from airflow_provider_apiframe.waiting.events import JobEvent
+from airflow_provider_apiframe.waiting.watch import terminal_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -92,7 +93,7 @@ class ApiframeJobSensor(BaseSensorOperator):
             return super().execute(context)
         job = self.hook.get_job(job_id)
         if job.status.is_terminal:
-            return images_of(context, terminal_event(job), self.log)
+            return finished(context, terminal_event(job), self.log)["images"]
         self._defer(job)
         return None  # not reached: defer() raises
 
@@ -119,7 +120,9 @@ class ApiframeJobSensor(BaseSensorOperator):
         if not job.status.is_terminal:
             self.log.info("Job %s is %s (progress %s)", job.id, job.status.value, job.progress)
             return False
-        return PokeReturnValue(is_done=True, xcom_value=images_of(context, terminal_event(job), self.log))
+        return PokeReturnValue(
+            is_done=True, xcom_value=finished(context, terminal_event(job), self.log)["images"]
+        )
 
-    def execute_complete(self, context: Context, event: Event | None = None) -> list[str]:
-        return images_of(context, event, self.log)
+    def execute_complete(self, context: Context, event: JobEvent | None = None) -> list[str]:
+        return finished(context, event, self.log)["images"]

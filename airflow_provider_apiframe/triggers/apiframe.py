@@ -10,8 +10,9 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_apiframe.exceptions import ApiframeError, ApiframeTransientError
+from airflow_provider_apiframe.waiting.events import JobEvent
 from airflow_provider_apiframe.waiting.status_hub import StatusHub, shared_hub
-from airflow_provider_apiframe.waiting.watch import Event, JobWatch, error_event
+from airflow_provider_apiframe.waiting.watch import JobWatch, error_event
 from airflow_provider_apiframe.wire.jobs import Job
 
 # A poll under way at the deadline may still bring the end: it gets this long before the wait gives up.
@@ -89,10 +90,10 @@ class ApiframeJobTrigger(BaseTrigger):
         yield TriggerEvent(event)
 
 
-async def watch_through(hub: StatusHub, watch: JobWatch, *, created_hint: float) -> Event:
+async def watch_through(hub: StatusHub, watch: JobWatch, *, created_hint: float) -> JobEvent:
     """Ask the hub for news of the watched job whenever the watch wants it, until it gives the end event."""
     async with hub.watch(watch.job_id, created_hint=created_hint, model=watch.model) as news:
-        step: Event | float = watch.first_delay(time.time())
+        step: JobEvent | float = watch.first_delay(time.time())
         while not isinstance(step, dict):
             outcome = await _within(news.next(time.time() + step), watch.deadline)
             step = watch.after_poll(outcome, time.time())

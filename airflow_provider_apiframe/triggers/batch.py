@@ -27,8 +27,9 @@ from airflow_provider_apiframe.exceptions import (
 )
 from airflow_provider_apiframe.triggers.apiframe import watch_through
 from airflow_provider_apiframe.utils.logs import Log
+from airflow_provider_apiframe.waiting.events import BatchSubmitted, BatchWaited, JobEvent, JobFailed
 from airflow_provider_apiframe.waiting.status_hub import shared_hub
-from airflow_provider_apiframe.waiting.watch import Event, JobWatch, error_event
+from airflow_provider_apiframe.waiting.watch import JobWatch, error_event
 from airflow_provider_apiframe.wire.idempotency import successor_key
 
 # Submits in flight at once: the budget paces them; a few in flight hide each one's round trip.
@@ -62,7 +63,7 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
         apiframe_conn_id: str,
         submits: list[Submit],
         jobs: dict[str, str],
-        settled: dict[str, Event],
+        settled: dict[str, JobEvent],
         max_jobs_per_row: int,
         started_at: float | None = None,
     ) -> None:
@@ -99,7 +100,7 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
                 in_flight = asyncio.Semaphore(SUBMITS_IN_FLIGHT)
 
                 async def submit_row(
-                    index: int, key: str, body: Mapping[str, Any], failure: Event | None = None
+                    index: int, key: str, body: Mapping[str, Any], failure: JobFailed | None = None
                 ) -> None:
                     async with in_flight:
                         if stop:
@@ -122,11 +123,12 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
         except ApiframeError as error:  # the connection itself is unusable: nothing was sent
             for entry in self.submits:
                 settled[str(entry[0])] = error_event("", "error", str(error))
-        yield TriggerEvent({"jobs": jobs, "settled": settled, "started_at": started_at})
+        submitted: BatchSubmitted = {"jobs": jobs, "settled": settled, "started_at": started_at}
+        yield TriggerEvent(submitted)
 
     async def _submit_chain(
-        self, client: Any, key: str, body: Mapping[str, Any], failure: Event | None
-    ) -> str | Event:
+        self, client: Any, key: str, body: Mapping[str, Any], failure: JobFailed | None
+    ) -> str | JobFailed:
         """The row's live (or finished) job id, walking past failed jobs; its final event if given up."""
         for _ in range(self.max_jobs_per_row):
             accepted = await client.submit(body, key)
@@ -134,7 +136,7 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
                 return str(accepted.job_id)
             key = successor_key(key, accepted.job_id)
         status = accepted.status.value
-        reason = failure["message"] if failure and failure.get("job_id") == accepted.job_id else None
+        reason = failure["message"] if failure and failure["job_id"] == accepted.job_id else None
         return error_event(
             accepted.job_id,
             status.lower(),
@@ -163,7 +165,7 @@ class ApiframeBatchWaitTrigger(BaseTrigger):
         self,
         apiframe_conn_id: str,
         jobs: dict[str, str],
-        settled: dict[str, Event],
+        settled: dict[str, JobEvent],
         poll_interval: float,
         deadline: float,
         started_at: float,
@@ -204,7 +206,7 @@ class ApiframeBatchWaitTrigger(BaseTrigger):
         progress = _Progress(self.log, "ended", len(self.jobs))
         quiet = _RowLog(self.log)
 
-        async def wait_row(job_id: str) -> Event:
+        async def wait_row(job_id: str) -> JobEvent:
             watch = JobWatch(
                 job_id,
                 poll_interval=self.poll_interval,
@@ -222,8 +224,8 @@ class ApiframeBatchWaitTrigger(BaseTrigger):
             events = await asyncio.gather(*(wait_row(self.jobs[i]) for i in indexes))
         yield TriggerEvent(self._event(dict(zip(indexes, events, strict=True))))
 
-    def _event(self, results: dict[str, Event]) -> Event:
-        return {"results": results, "settled": self.settled, "started_at": self.started_at}
+    def _event(self, results: Mapping[str, JobEvent]) -> BatchWaited:
+        return {"results": dict(results), "settled": self.settled, "started_at": self.started_at}
 
 
 class _RowLog:

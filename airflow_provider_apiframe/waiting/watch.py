@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from airflow_provider_apiframe.exceptions import (
     ApiframeAuthError,
@@ -29,6 +28,7 @@ from airflow_provider_apiframe.waiting.durations import (
     pace_prediction,
     quantile,
 )
+from airflow_provider_apiframe.waiting.events import JobEvent, JobFailed, JobSucceeded
 from airflow_provider_apiframe.wire.jobs import Job, JobStatus
 
 # Never poll one job faster than this, however close it seems to be to the end.
@@ -47,8 +47,6 @@ EARLY_SHARE = 0.04
 # ending soon after it does.
 LATE_SHARE = 0.15
 SIGHTINGS_KEPT = 32
-
-Event = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -109,7 +107,7 @@ class JobWatch:
         """A fresh job is not worth asking about at once; a trigger resumed after a restart is."""
         return max(0.0, min(self._next_delay(now), self.deadline - now))
 
-    def after_poll(self, outcome: Job | ApiframeError, now: float) -> Event | float:
+    def after_poll(self, outcome: Job | ApiframeError, now: float) -> JobEvent | float:
         """The event that ends the wait, or how many seconds to sleep before the next poll."""
         self.polls += 1
         if isinstance(outcome, ApiframeError):
@@ -195,7 +193,7 @@ class JobWatch:
         return max(MIN_TOLERANCE, LATE_SHARE * age)
 
 
-def terminal_event(job: Job) -> Event:
+def terminal_event(job: Job) -> JobEvent:
     if job.status is JobStatus.COMPLETED:
         if not job.images:
             return error_event(job.id, "failed", f"Job {job.id} completed without any image URL.")
@@ -209,16 +207,21 @@ def terminal_event(job: Job) -> Event:
     return error_event(job.id, job.status.value.lower(), f"Job {job.id} ended {job.status.value}: {reason}")
 
 
-def error_event(job_id: str, reason: str, message: str) -> Event:
+def error_event(job_id: str, reason: str, message: str) -> JobFailed:
     return {"status": "error", "reason": reason, "job_id": job_id, "message": message}
 
 
-def result_from_event(event: Event | None) -> list[str]:
+def result_from_event(event: JobEvent | None) -> list[str]:
     """The image URLs of a success event; the typed error of any other."""
+    return list(succeeded(event)["images"])
+
+
+def succeeded(event: JobEvent | None) -> JobSucceeded:
+    """The event if the job succeeded; the typed error of any other end."""
     if not isinstance(event, dict) or "status" not in event:
         raise ApiframeError(f"The trigger sent an event this operator cannot read: {event!r}")
     if event["status"] == "success":
-        return list(event["images"])
+        return event
     job_id, reason, message = event.get("job_id", "?"), event.get("reason"), event.get("message", "")
     if reason in ("failed", "cancelled"):
         raise ApiframeJobFailedError(message, job_id=job_id, status=str(reason).upper())

@@ -1,0 +1,46 @@
+"""
+What a wait ends with, as a trigger sends it to its operator: plain JSON objects (they pass through the
+trigger table and ``airflow.sdk.serde``), typed here so that mypy holds every producer and reader to one
+shape.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+
+class JobSucceeded(TypedDict):
+    """The job completed with images."""
+
+    status: Literal["success"]
+    job_id: str
+    images: list[str]
+    credit_cost: int | None
+
+
+class JobFailed(TypedDict):
+    """The job ended without images, or the wait gave up: ``reason`` says which (see ``succeeded``)."""
+
+    status: Literal["error"]
+    reason: str
+    job_id: str
+    message: str
+
+
+JobEvent = JobSucceeded | JobFailed
+
+
+class BatchSubmitted(TypedDict):
+    """The batch's submits are done: each row's job id, or its final event where it was given up."""
+
+    jobs: dict[str, str]
+    settled: dict[str, JobEvent]
+    started_at: float
+
+
+class BatchWaited(TypedDict):
+    """The batch's jobs have ended: each waited row's event, beside the rows settled before the wait."""
+
+    results: dict[str, JobEvent]
+    settled: dict[str, JobEvent]
+    started_at: float
