@@ -90,6 +90,17 @@ def test_a_newcomer_finds_concerns_in_subpackages_not_at_the_top_level():
     assert len(top) <= 6, sorted(top)
 
 
+def test_the_package_states_its_invariants_without_assert():
+    # `python -O` strips asserts: a check the code relies on must be an `if`.
+    found = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}"
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Assert)
+    ]
+    assert found == []
+
+
 # As the previous release's triggers serialized themselves into the trigger table.
 STORED_TRIGGERS = [
     (

@@ -79,7 +79,8 @@ class EmulatorServer:
         self._stop_loop()
 
     def _stop_loop(self) -> None:
-        assert self._loop is not None and self._thread is not None
+        if self._loop is None or self._thread is None:
+            return  # never started, or already stopped
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()

@@ -68,8 +68,7 @@ class Waiter:
         return self.future is not None and not self.future.done()
 
     def answer(self, outcome: Outcome) -> None:
-        if self.waiting:
-            assert self.future is not None
+        if self.future is not None and not self.future.done():
             self.future.set_result(outcome)
 
     @property
@@ -160,18 +159,17 @@ class StatusHub:
                 continue
             await self._isolated(self._answer(ready, now), ready)
 
-    def _on_a_page(self, waiter: Waiter) -> bool:
-        """Whether the waiter is answered with its page (and so at the page's pace), not by id."""
-        return waiter.page is not None and not waiter.unlisted and self._listing()
+    def _page_of(self, waiter: Waiter) -> str | None:
+        """The page the waiter is answered with (and so at the page's pace); None where it is asked by id."""
+        return waiter.page if not waiter.unlisted and self._listing() else None
 
     def _pages_ready_at(self, waiting: list[Waiter]) -> dict[str, float]:
         """When each page's waiters, together, have asked for one poll's worth of news."""
         rates: dict[str, float] = {}
         for waiter in waiting:
-            if self._on_a_page(waiter):
-                assert waiter.page is not None
+            if (page := self._page_of(waiter)) is not None:
                 wanted_every = max(waiter.due - waiter.asked_at, PAGE_GAP)
-                rates[waiter.page] = rates.get(waiter.page, 0.0) + 1 / wanted_every
+                rates[page] = rates.get(page, 0.0) + 1 / wanted_every
         return {
             page: self.page_fetched_at.get(page, 0.0) + max(PAGE_GAP, 1 / rate)
             for page, rate in rates.items()
@@ -179,11 +177,11 @@ class StatusHub:
 
     def _ready_at(self, waiter: Waiter, pages: dict[str, float]) -> float:
         """When a waiter can be answered: at its due time, or with its page, but not before the page's gap."""
-        if not self._on_a_page(waiter):
+        page = self._page_of(waiter)
+        if page is None:
             return waiter.due
-        assert waiter.page is not None
-        earliest = self.page_fetched_at.get(waiter.page, 0.0) + PAGE_GAP
-        return max(earliest, min(waiter.due, pages[waiter.page]))
+        earliest = self.page_fetched_at.get(page, 0.0) + PAGE_GAP
+        return max(earliest, min(waiter.due, pages[page]))
 
     async def _sleep_until(self, moment: float | None) -> None:
         timeout = None if moment is None else max(0.0, moment - time.time())
