@@ -201,8 +201,11 @@ class ApiframeHook(HttpHook):
     def get_job_answer(self, job_id: str) -> dict[str, Any]:
         """``GET /v2/jobs/{id}`` as the API answered it: with the request the job stored (``input``)."""
         answer = self.transport.send(job_request(job_id))
-        parse_job(answer)  # a typed error for an answer that is no job
-        return dict(answer)
+        if not isinstance(answer, dict):
+            raise ApiframeUnexpectedResponseError(
+                f"GET /v2/jobs/{job_id} answered with {type(answer).__name__}, not a job"
+            )
+        return answer
 
     @property
     def settings(self) -> ClientSettings:

@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from airflow_provider_apiframe.exceptions import (
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
     from airflow_provider_apiframe.utils.logs import Log
+
+_T = TypeVar("_T")
 
 # Tries of one download before its error is raised: transient CDN faults pass in seconds, and a task's
 # own retries take over after that without copying again what is already stored.
@@ -207,25 +210,15 @@ def store_images(
     recorded = read_manifest(part, log)
     present = _files_in(part)
     present_by_stem = {name.rpartition(".")[0]: name for name in present if not name.startswith(".")}
-    session = _cdn_session()
-    try:
-        with ThreadPoolExecutor(DOWNLOADS_IN_FLIGHT, thread_name_prefix="apiframe-store") as pool:
-            futures = {}
-            for stem, image in wanted.items():
-                name = present_by_stem.get(stem)
-                row = recorded.get(name) if name is not None else None
-                futures[stem] = pool.submit(_place, session, image, part, name, row, present, max_bytes, log)
-    finally:
-        session.close()
-    placed: list[tuple[ManifestRow, bool]] = []
-    failures: list[ApiframeError] = []
-    for stem, future in futures.items():
-        try:
-            file, copied = future.result()
-        except ApiframeError as error:
-            failures.append(error)
-            continue
-        placed.append((_row(wanted[stem], file), copied))
+    tasks = {}
+    for stem, image in wanted.items():
+        name = present_by_stem.get(stem)
+        row = recorded.get(name) if name is not None else None
+        tasks[stem] = partial(
+            _place, image=image, part=part, name=name, row=row, present=present, max_bytes=max_bytes, log=log
+        )
+    done, failures = _with_cdn_session(tasks)
+    placed = [(_row(wanted[stem], file), copied) for stem, (file, copied) in done.items()]
     names = {row.file_name for row, _ in placed}
     # Rows of earlier calls for other images stay, as long as their files do.
     kept = [row for name, row in recorded.items() if name in present and name not in names]
@@ -261,25 +254,14 @@ def download_images(
     folder = os.path.abspath(os.fspath(directory))
     target = data_set_path(folder)
     target.mkdir(parents=True, exist_ok=True)
-    session = _cdn_session()
-    try:
-        with ThreadPoolExecutor(DOWNLOADS_IN_FLIGHT, thread_name_prefix="apiframe-download") as pool:
-            futures = {
-                stem: pool.submit(_download, session, url, target, stem, max_bytes, log)
-                for stem, url in dict(zip(stems, urls, strict=True)).items()
-            }
-    finally:
-        session.close()
-    names: dict[str, str] = {}
-    failures: list[ApiframeError] = []
-    for stem, future in futures.items():
-        try:
-            names[stem] = future.result().name
-        except ApiframeError as error:
-            failures.append(error)
+    tasks = {
+        stem: partial(_download, url=url, folder=target, stem=stem, max_bytes=max_bytes, log=log)
+        for stem, url in dict(zip(stems, urls, strict=True)).items()
+    }
+    done, failures = _with_cdn_session(tasks)
     if failures:
-        raise _failure(failures, len(futures))
-    return [os.path.join(folder, names[stem]) for stem in stems]
+        raise _failure(failures, len(tasks))
+    return [os.path.join(folder, done[stem].name) for stem in stems]
 
 
 def download_stem(index: int, url: str) -> str:
@@ -495,6 +477,29 @@ def _check_status(url: str, response: requests.Response) -> None:
     if status >= 500 or status == 408:
         raise ApiframeTransientError(message, http_status=status)
     raise ApiframePermanentError(message, http_status=status)
+
+
+def _with_cdn_session(
+    tasks: Mapping[str, Callable[[requests.Session], _T]],
+) -> tuple[dict[str, _T], list[ApiframeError]]:
+    """
+    Each task with one CDN session, a few at a time: what each one that succeeded gave (in the order of
+    ``tasks``), and the typed errors of the others, so that one bad download never stops the rest.
+    """
+    session = _cdn_session()
+    try:
+        with ThreadPoolExecutor(DOWNLOADS_IN_FLIGHT, thread_name_prefix="apiframe-cdn") as pool:
+            futures = {key: pool.submit(task, session) for key, task in tasks.items()}
+    finally:
+        session.close()
+    done: dict[str, _T] = {}
+    failures: list[ApiframeError] = []
+    for key, future in futures.items():
+        try:
+            done[key] = future.result()
+        except ApiframeError as error:
+            failures.append(error)
+    return done, failures
 
 
 def _cdn_session() -> requests.Session:
