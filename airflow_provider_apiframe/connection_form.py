@@ -79,7 +79,7 @@ _PATTERNS = {"number": r"^\s*\d+(\.\d*)?\s*$", "integer": r"^\s*\d+\s*$"}
 
 def connection_form_widgets() -> dict[str, Any]:
     """
-    The same fields for Airflow 2's Flask form, which the webserver asks the hook for.
+    Build the same fields for Airflow 2's Flask form, which the webserver asks the hook for.
 
     Text fields checked to hold a number, not IntegerField: Airflow 2 fills a field from the extra only
     when the value is truthy, so an integer ``0`` (pacing off, no retries) would come back empty and the

@@ -72,7 +72,7 @@ class ApiframeValidationError(ApiframePermanentError, ValueError):
         return f"{self.arguments[path]} [{path}]" if path in self.arguments else path
 
     def in_task(self, task_id: str, arguments: Mapping[str, str]) -> ApiframeValidationError:
-        """This error as a task's author reads it: naming the task, and each field as the DAG wrote it."""
+        """Restate the error for a task's author: naming the task, and each field as the DAG wrote it."""
         return ApiframeValidationError(
             f"Task {task_id!r}: {self.summary}",
             details=self.details,

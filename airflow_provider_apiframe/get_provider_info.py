@@ -10,6 +10,7 @@ INTEGRATION = "apiframe"
 
 
 def get_provider_info() -> dict[str, Any]:
+    """Return the provider's metadata: its operators, hooks, triggers, plugin and connection type."""
     from airflow_provider_apiframe import __version__
 
     return {

@@ -31,12 +31,12 @@ def _folders(urls: Iterable[str]) -> Counter[tuple[str, str]]:
 
 
 def generation_lineage(api_url: str, model: str, images: Sequence[str]) -> OperatorLineage | None:
-    """A generate or batch task: the model in, the images' CDN folders out."""
+    """Describe a generate or batch task's lineage: the model in, the images' CDN folders out."""
     return _lineage([(api_url.rstrip("/"), f"models/{model}")], _folders(images))
 
 
 def store_lineage(sources: Sequence[str], stored: Sequence[str]) -> OperatorLineage | None:
-    """A store task: the CDN folders the images came from in, the storage folders written out."""
+    """Describe a store task's lineage: the CDN folders the images came from in, the storage folders out."""
     return _lineage(list(_folders(sources)), _folders(stored))
 
 

@@ -24,6 +24,7 @@ class ApiframeImageLink(BaseOperatorLink):
     name = "apiframe image"
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        """Return the URL the task kept for its link, or nothing before it has one."""
         # Imported here: the XCom model is not needed to parse a DAG file, only to draw its page.
         from airflow.providers.common.compat.sdk import XCom
 
@@ -33,8 +34,10 @@ class ApiframeImageLink(BaseOperatorLink):
 
 def link_pending(context: Context) -> None:
     """
-    No link yet, said quietly. Airflow 3 stores a task's links also when a try defers or fails, and asking
-    for an XCom that does not exist logs an error line: one per deferral, and after every real error.
+    Say quietly that the task has no link yet.
+
+    Airflow 3 stores a task's links also when a try defers or fails, and asking for an XCom that does not
+    exist logs an error line: one per deferral, and after every real error.
     """
     context["ti"].xcom_push(key=IMAGE_URL_XCOM, value="")
 
@@ -46,7 +49,7 @@ def remember_image(context: Context, images: Sequence[str]) -> None:
 
 
 def finished(context: Context, event: JobEvent | None, log: Log) -> JobSucceeded:
-    """A wait's end for the task: the success event (its first image kept for the link), or its error."""
+    """Turn a wait's end into the success event (its first image kept for the link), or raise its error."""
     done = succeeded(event)
     log.info("apiframe job %s completed with %d image(s)", done["job_id"], len(done["images"]))
     remember_image(context, done["images"])

@@ -118,7 +118,15 @@ STORED_TRIGGERS = [
         f"{NAME}.triggers.batch.ApiframeBatchSubmitTrigger",
         {
             "apiframe_conn_id": "apiframe_default",
-            "submits": [[0, "dag/run/task/-1/row-0", {"model": "imagen-4", "prompt": "koi"}]],
+            "submits": [
+                [0, "dag/run/task/-1/row-0", {"model": "imagen-4", "prompt": "koi"}],
+                [
+                    2,
+                    "dag/run/task/-1/row-2",
+                    {"model": "imagen-4", "prompt": "carp"},
+                    {"status": "error", "reason": "failed", "job_id": "j", "message": "no"},
+                ],
+            ],
             "jobs": {"1": "3f0c2a4e-0000-4000-8000-000000000002"},
             "settled": {},
             "max_jobs_per_row": 3,
@@ -146,4 +154,22 @@ def test_a_trigger_stored_by_the_previous_release_is_built_again(classpath, kwar
 
     module, _, name = classpath.rpartition(".")
     trigger = getattr(import_module(module), name)(**kwargs)
-    assert trigger.serialize() == (classpath, kwargs)
+    # Arguments added since then default to what the previous release did.
+    assert trigger.serialize() == (classpath, {**kwargs, **ADDED_SINCE.get(name, {})})
+
+
+# Kwargs a trigger gained after the previous release, with the value that keeps its old behaviour.
+ADDED_SINCE = {"ApiframeBatchSubmitTrigger": {"path": "/v2/images/generate"}}
+
+
+def test_stored_batch_submits_are_read_as_typed_rows():
+    from airflow_provider_apiframe.triggers.batch import RowSubmit
+
+    stored = STORED_TRIGGERS[1][1]["submits"]
+    rows = [RowSubmit.read(entry) for entry in stored]
+    assert [(row.row, row.key, row.body["prompt"]) for row in rows] == [
+        (0, "dag/run/task/-1/row-0", "koi"),
+        (2, "dag/run/task/-1/row-2", "carp"),
+    ]
+    assert rows[0].failure is None and rows[1].failure["reason"] == "failed"
+    assert [row.stored() for row in rows] == stored

@@ -1,6 +1,8 @@
 """
-A batch's rows: what the caller gave (strings, or dicts with a prompt, an id and image options), read
-into one checked request per row before anything is spent, and the row each result belongs to.
+A batch's rows, each read into one checked request before anything is spent.
+
+What the caller gave (strings, or dicts with a prompt, an id and image options) becomes one ``Row`` per
+item, which also names the row each result belongs to.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Row:
 
     @property
     def label(self) -> str:
+        """Name the row as errors and logs do: its place, and its id where it has one."""
         return f"row {self.index}" if self.id is None else f"row {self.index} (id {self.id!r})"
 
     @property
@@ -89,7 +92,7 @@ def read_rows(prompts: Any, model: ImageModel, defaults: Mapping[str, Any]) -> l
 
 
 def _row_path(index: int, item: Any) -> str:
-    """A row as errors name it: its place, and the id the user gave it where it has a readable one."""
+    """Name a row as errors do: its place, and the id the user gave it where it has a readable one."""
     try:
         row_id = _row_id(item.get("id")) if isinstance(item, Mapping) else None
     except ApiframeValidationError:
@@ -119,7 +122,7 @@ def _read_row(index: int, item: Any, model: ImageModel, defaults: Mapping[str, A
 
 
 def _row_id(row_id: Any) -> str | int | None:
-    """The row's id, if it is a string or an integer of at most ``MAX_ROW_ID_LENGTH`` characters."""
+    """Return the row's id, if it is a string or an integer of at most ``MAX_ROW_ID_LENGTH`` characters."""
     if row_id is None:
         return None
     if isinstance(row_id, bool) or not isinstance(row_id, ROW_ID_TYPES):
@@ -139,5 +142,5 @@ def _too_long(row_id: str | int) -> bool:
 
 
 def short_digest(key: str) -> str:
-    """A short stand-in for an idempotency key, where thousands of them are stored."""
+    """Shorten an idempotency key to a stand-in, where thousands of them are stored."""
     return hashlib.sha256(key.encode()).hexdigest()[:16]

@@ -1,4 +1,6 @@
 """
-What the provider knows of apiframe's models: the catalogue derived from the vendor's spec
-(``image_models.json``), and the checks of a request against it before anything is spent.
+What the provider knows of apiframe's operations and models.
+
+The operations (``operations.py``: endpoint, body, result) and the model catalogue derived from the
+vendor's spec (``image_models.json``), with the checks of a request against it before anything is spent.
 """

@@ -34,7 +34,7 @@ CATALOGUE_FILE = "image_models.json"
 
 @cache
 def load_catalogue() -> Mapping[str, Any]:
-    """The catalogue as stored: ``source``, ``blocks`` (by id) and ``models`` (by id)."""
+    """Read the catalogue as stored: ``source``, ``blocks`` (by id) and ``models`` (by id)."""
     text = resources.files("airflow_provider_apiframe.catalogue").joinpath(CATALOGUE_FILE).read_text("utf-8")
     return json.loads(text)  # type: ignore[no-any-return]
 
@@ -62,6 +62,7 @@ class ParamSpec:
 
 
 def describe(schema: Mapping[str, Any]) -> str:
+    """Say in words what a parameter's JSON schema allows, for error messages and docs."""
     if "enum" in schema:
         return "one of " + ", ".join(str(choice) for choice in schema["enum"])
     kinds = schema.get("type", "any")
@@ -108,10 +109,12 @@ class ImageModel:
     block_id: str = ""
 
     def param(self, name: str) -> ParamSpec:
+        """Return the spec of the parameter ``name``, which must be one of the model's."""
         return next(spec for spec in self.params if spec.name == name)
 
     @property
     def image_inputs(self) -> tuple[str, ...]:
+        """The names of the parameters that are image inputs."""
         return tuple(spec.name for spec in self.params if spec.image_input)
 
     def check_prompt(self, prompt: Any) -> None:
@@ -192,6 +195,7 @@ class ImageModel:
         return dict(values)
 
     def request_body(self, prompt: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Check the prompt and the parameters and return the body of the generate request."""
         self.check_prompt(prompt)
         body: dict[str, Any] = {"prompt": prompt, "model": self.id}
         block = self.build_params(params)
@@ -298,6 +302,7 @@ def model_ids() -> tuple[str, ...]:
 
 
 def get_model(model_id: Any) -> ImageModel:
+    """Return the model ``model_id`` names; an ``ApiframeValidationError`` naming the known ones if none."""
     try:
         return _models()[model_id]
     except (KeyError, TypeError):

@@ -1,0 +1,1 @@
+"""The ``@task.apiframe_image`` decorator."""

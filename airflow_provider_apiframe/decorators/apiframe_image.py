@@ -72,6 +72,7 @@ class ApiframeImageDecoratedOperator(DecoratedOperator, ApiframeImageGenerateOpe
         )
 
     def prepare(self, context: Context) -> None:
+        """Call the decorated function for the prompt (and any options it returns)."""
         # The function's own arguments, and any context key it names (ti, params...), as @task passes them.
         # Merged as PythonOperator does: copying Airflow 2's context reads (and warns about) every
         # deprecated key in it.
@@ -96,7 +97,7 @@ class ApiframeImageDecoratedOperator(DecoratedOperator, ApiframeImageGenerateOpe
 
 
 def _split_options(model: Any, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The decorator's image options (named by the model's block, or ``image_options``) and the rest."""
+    """Split the image options (named by the model's block, or ``image_options``) from the rest."""
     options = dict(kwargs.pop("image_options", None) or {})
     if not is_literal(model):
         return options, kwargs  # a templated model names its options only in image_options

@@ -1,4 +1,5 @@
-"""An emulator of apiframe's v2 image API (see the project's API contract), for tests and demos.
+"""
+An emulator of apiframe's v2 image API (see the project's API contract), for tests and demos.
 
 Start one with ``EmulatorServer`` (a context manager, in a thread), ``emulator_process`` (the
 command in a child process), the pytest fixtures in ``pytest_plugin``, or the ``apiframe-emulator``

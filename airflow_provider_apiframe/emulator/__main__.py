@@ -109,6 +109,7 @@ async def _serve(config: EmulatorConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Serve the emulator with the options of ``argv`` until SIGINT or SIGTERM."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:

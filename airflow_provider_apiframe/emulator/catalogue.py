@@ -1,4 +1,5 @@
-"""The models the emulator serves: the vendor's spec as the package ships it, plus labels and prices.
+"""
+The models the emulator serves: the vendor's spec as the package ships it, plus labels and prices.
 
 The spec's image models are derived into the package file ``image_models.json`` (by
 ``scripts/derive_catalogue.py``): each model's parameter block with every key's JSON schema, the
@@ -94,7 +95,7 @@ class ParamsBlock:
     image_inputs: tuple[str, ...]
 
     def resolve(self, given: Mapping[str, Any]) -> dict[str, Any]:
-        """A validated block completed with the documented defaults."""
+        """Complete a validated block with the documented defaults."""
         return {**self.defaults, **given}
 
 
@@ -119,21 +120,22 @@ class ModelSpec:
 
     @property
     def pricing_mode(self) -> str:
+        """How ``GET /v2/models`` says the model is priced: ``flat`` or ``per-output``."""
         # "per-second" is the video models' mode; no image model has it.
         return "flat" if self.count_param is None else "per-output"
 
     def image_count(self, params: Mapping[str, Any]) -> int:
-        """How many images a job with these (validated) parameters returns."""
+        """Return how many images a job with these (validated) parameters returns."""
         if self.count_param is None:
             return self.images_per_job
         return int(params.get(self.count_param, 1))
 
     def credit_cost(self, params: Mapping[str, Any]) -> int:
-        """What a job with these (validated) parameters is charged."""
+        """Return what a job with these (validated) parameters is charged."""
         return self.price if self.count_param is None else self.price * self.image_count(params)
 
     def catalogue_entry(self) -> dict[str, object]:
-        """This model as ``GET /v2/models`` lists it."""
+        """Return the model as ``GET /v2/models`` lists it."""
         return {
             "id": self.id,
             "label": self.label,
@@ -146,7 +148,7 @@ class ModelSpec:
 
 
 def placeholder_price(model_id: str) -> int:
-    """The emulator's price for a model the vendor publishes none for (see ``_FAMILY_PRICES``)."""
+    """Return the emulator's price for a model the vendor publishes none for (see ``_FAMILY_PRICES``)."""
     families = [family for family in _FAMILY_PRICES if f"{model_id}-".startswith(f"{family}-")]
     price = _FAMILY_PRICES[max(families, key=len)] if families else _DEFAULT_FAMILY_PRICE
     percents = [_TIER_PERCENT[word] for word in model_id.split("-") if word in _TIER_PERCENT]
@@ -155,7 +157,7 @@ def placeholder_price(model_id: str) -> int:
 
 
 def label(model_id: str) -> str:
-    """A readable name made from the id: ``flux-1.1-pro`` is ``Flux 1.1 Pro``."""
+    """Make a readable name from the id: ``flux-1.1-pro`` is ``Flux 1.1 Pro``."""
     words = re.findall(r"dall-e|[^-]+", model_id)
     return " ".join(_SPELLINGS.get(word, word[:1].upper() + word[1:]) for word in words)
 

@@ -13,9 +13,11 @@ class Clock:
         self._offset = 0.0
 
     def now(self) -> float:
+        """Return the emulator's time: the base time plus every advance."""
         return self._base() + self._offset
 
     def advance(self, seconds: float) -> None:
+        """Move the clock forward by ``seconds``; it never moves back but by a reset."""
         if seconds < 0:
             raise ValueError("the emulator's clock only moves forward")
         self._offset += seconds

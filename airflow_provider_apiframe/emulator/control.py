@@ -26,6 +26,7 @@ class Controls:
         self.clock = clock
 
     def stats(self) -> dict[str, Any]:
+        """Return the emulator's counters, as ``GET /_emulator/stats`` answers them."""
         return self.state.stats()
 
     def add_faults(self, rules: Iterable[Mapping[str, Any]]) -> int:
@@ -42,6 +43,7 @@ class Controls:
         self.clock.rewind_offset()
 
     def advance_clock(self, seconds: float) -> float:
+        """Move the emulator's clock forward by ``seconds``; return its new time."""
         self.clock.advance(seconds)
         return self.clock.now()
 

@@ -30,7 +30,8 @@ _HTML_PAGE = "<html><head><title>{code} {phrase}</title></head><body><h1>{code} 
 
 @dataclass(frozen=True)
 class FaultRule:
-    """One fault for the next ``times`` requests whose method and path (a prefix) match.
+    """
+    One fault for the next ``times`` requests whose method and path (a prefix) match.
 
     ``malformed`` with a status of 300 or more answers an HTML page without handling the
     request; below 300 the request is handled and its JSON answer is cut in half.
@@ -46,6 +47,7 @@ class FaultRule:
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> FaultRule:
+        """Parse a rule as ``POST /_emulator/faults`` takes it; ValueError (or TypeError) if it is invalid."""
         unknown = set(raw) - {rule_field.name for rule_field in fields(cls)}
         if unknown:
             raise ValueError(f"unknown rule keys: {sorted(unknown)}")
@@ -68,16 +70,20 @@ class FaultRule:
         return rule
 
     def matches(self, request: web.Request) -> bool:
+        """Whether the rule applies to ``request``: its method, and a path under the rule's."""
         return self.method in ("*", request.method) and request.path.startswith(self.path)
 
 
 class FaultInjector:
+    """Decide which fault, if any, each request meets, and apply it."""
+
     def __init__(self, config: EmulatorConfig, clock: Clock) -> None:
         self.config = config
         self.clock = clock
         self.reset()
 
     def reset(self) -> None:
+        """Drop the scripted rules and start the random faults and outages afresh."""
         self.rules: list[FaultRule] = []
         self._random = random.Random(self.config.seed)
         # Outages start at a drawn phase, so that runs with different seeds meet them at other moments.
@@ -92,6 +98,7 @@ class FaultInjector:
         return (self.clock.now() - self._started + self._outage_phase) % every < self.config.outage_length
 
     def add(self, rules: list[FaultRule]) -> None:
+        """Append scripted rules, met after those already pending."""
         self.rules.extend(rules)
 
     def _scripted(self, request: web.Request) -> FaultRule | None:
@@ -118,7 +125,7 @@ class FaultInjector:
         return None
 
     def pick(self, request: web.Request, *, random_faults: bool) -> FaultRule | None:
-        """The fault for this request, if any: scripted rules first, then (if allowed) the random rates."""
+        """Pick the fault for this request, if any: scripted rules first, then (if allowed) random rates."""
         rule = self._scripted(request)
         if rule is None and random_faults:
             rule = self._random_fault()
@@ -135,6 +142,7 @@ class FaultInjector:
         return error_response(status, message, headers=headers)
 
     async def apply(self, rule: FaultRule, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Answer ``request`` as ``rule`` says, calling ``handler`` where the fault lets it be handled."""
         if rule.action == "delay":
             await asyncio.sleep(rule.delay)
             return await handler(request)
@@ -154,7 +162,7 @@ class FaultInjector:
 
 
 def _truncated(response: web.StreamResponse) -> web.StreamResponse:
-    """The handler's answer with its body cut in half: what a proxy that gave up mid-body delivers."""
+    """Cut the handler's answer in half: what a proxy that gave up mid-body delivers."""
     if not isinstance(response, web.Response) or not isinstance(response.body, bytes):
         return response
     body = response.body

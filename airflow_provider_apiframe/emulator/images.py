@@ -34,7 +34,7 @@ def _wrapped_lines(
 # 2K PNGs take a noticeable fraction of a second; polling clients fetch the same file repeatedly.
 @lru_cache(maxsize=32)
 def render_image(job_id: str, index: int, prompt: str, width: int, height: int, output_format: str) -> bytes:
-    """A job's ``index``-th image (from 1): its own colour, a frame, and the prompt written across it."""
+    """Render a job's ``index``-th image (from 1): its own colour, a frame, and the prompt across it."""
     image = Image.new("RGB", (width, height), _colour(f"{job_id}/{index}"))
     draw = ImageDraw.Draw(image)
     # Sized by the shorter side too, so that a banner-shaped image still has room for its frame.

@@ -14,6 +14,8 @@ FAILURE_MESSAGE = "Generation failed: content policy violation (emulated)"
 
 
 class JobStatus(StrEnum):
+    """A job's status, as the API names it."""
+
     QUEUED = "QUEUED"
     PROCESSING = "PROCESSING"
     COMPLETED = "COMPLETED"
@@ -31,6 +33,7 @@ class Scenario(Enum):
 
     @classmethod
     def from_prompt(cls, prompt: str) -> Scenario:
+        """Read the scenario from the first marker the prompt holds; none means the job succeeds."""
         for scenario in (cls.FAIL, cls.CANCEL, cls.NEVER_END):
             if scenario.value in prompt:
                 return scenario
@@ -46,6 +49,8 @@ _FINAL_STATUS = {
 
 @dataclass(frozen=True)
 class Progress:
+    """Where a job stands at one moment: its status, its progress, and when it ended if it has."""
+
     status: JobStatus
     progress: int | None
     ended_at: float | None
@@ -59,6 +64,8 @@ def iso_utc(timestamp: float) -> str:
 
 @dataclass(frozen=True)
 class Job:
+    """A submitted job: what it asked, when it began and how long it takes; its state follows from those."""
+
     id: str
     team_id: str
     submission: Submission
@@ -71,11 +78,13 @@ class Job:
 
     @property
     def scenario(self) -> Scenario:
+        """How the job ends: as its prompt asks, else failed where the failure rate picked it."""
         scenario = Scenario.from_prompt(self.submission.prompt)
         return Scenario.FAIL if scenario is Scenario.SUCCEED and self.fails else scenario
 
     @property
     def ends_at(self) -> float | None:
+        """When the job ends; None for one that never does."""
         if self.scenario is Scenario.NEVER_END:
             return None
         return self.created_at + self.duration
@@ -87,6 +96,7 @@ class Job:
         return tuple(f"{self.id}-{index}.{output.format}" for index in range(1, output.count + 1))
 
     def progress_at(self, now: float) -> Progress:
+        """Return where the job stands at ``now``: QUEUED, then PROCESSING, then its final status."""
         elapsed = now - self.created_at
         ends_at = self.ends_at
         reports = self.shape != "none"
@@ -110,7 +120,7 @@ class Job:
         )
 
     def to_json(self, now: float, retention: float, cdn_base: str) -> dict[str, Any]:
-        """The job as ``GET /v2/jobs/{id}`` answers it; ``cdn_base`` is where images are served."""
+        """Return the job as ``GET /v2/jobs/{id}`` answers it; ``cdn_base`` is where images are served."""
         state = self.progress_at(now)
         completed = state.status is JobStatus.COMPLETED
         return {

@@ -21,6 +21,8 @@ _BOOLEANS = ("true", "false")
 
 
 class InvalidQuery(Exception):
+    """A ``GET /v2/jobs`` query the API refuses, with every problem by parameter."""
+
     def __init__(self, message: str, details: dict[str, list[str]]) -> None:
         super().__init__(message)
         self.message = message
@@ -29,6 +31,8 @@ class InvalidQuery(Exception):
 
 @dataclass(frozen=True)
 class ListQuery:
+    """A checked ``GET /v2/jobs`` query: where the page starts, how many jobs, and which."""
+
     after: Position | None
     limit: int
     status: str | None
@@ -37,6 +41,7 @@ class ListQuery:
     include_models: bool
 
     def keeps(self, job: Job, now: float) -> bool:
+        """Whether ``job`` passes the query's filters at ``now``."""
         if self.status is not None and job.progress_at(now).status.value != self.status:
             return False
         if self.model is not None and job.submission.model.id != self.model:
@@ -45,12 +50,13 @@ class ListQuery:
 
 
 def encode_cursor(job: Job) -> str:
-    """The position after ``job``: stays right when newer jobs are created between two pages."""
+    """Encode the position after ``job``: it stays right when newer jobs are created between two pages."""
     raw = json.dumps([job.created_at, job.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> Position:
+    """Decode a cursor ``encode_cursor`` made; ValueError for anything else."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, job_id = json.loads(raw)
@@ -84,7 +90,7 @@ def _limit(raw: str | None, errors: dict[str, list[str]]) -> int:
 
 
 def parse_list_query(query: Mapping[str, str]) -> ListQuery:
-    """The query of a ``GET /v2/jobs``, or :class:`InvalidQuery` with every problem by parameter."""
+    """Parse the query of a ``GET /v2/jobs``; :class:`InvalidQuery` with every problem by parameter."""
     errors: dict[str, list[str]] = {}
     limit = _limit(query.get("limit"), errors)
     for name, allowed in (("status", _STATUSES), ("scope", _SCOPES), ("include_models", _BOOLEANS)):

@@ -74,6 +74,8 @@ def inject_faults(faults: FaultInjector, config: EmulatorConfig) -> Middleware:
 
 
 def authenticate(config: EmulatorConfig) -> Middleware:
+    """Check the key of every API request that needs one: 401 without a valid key, 403 for an inactive one."""
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not _requires_key(request):
@@ -91,6 +93,8 @@ def authenticate(config: EmulatorConfig) -> Middleware:
 
 
 def rate_limit(limiter: SlidingWindowLimiter, clock: Clock, config: EmulatorConfig) -> Middleware:
+    """Answer 429, with a ``Retry-After``, to a request whose key has spent its budget."""
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         # Runs after authentication, so a key-bearing route has a valid key here.

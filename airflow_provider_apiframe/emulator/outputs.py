@@ -1,4 +1,5 @@
-"""What a job's images look like: how many, their pixel size and file format, from the model's options.
+"""
+What a job's images look like: how many, their pixel size and file format, from the model's options.
 
 Imagen keeps Google's documented table, the OpenAI models their documented sizes. Elsewhere explicit
 ``width``/``height`` win; then an exact size a resolution parameter names (``1024x768``, Qwen's
@@ -62,6 +63,8 @@ _FORMAT_ALIASES = {"jpeg": "jpg"}
 
 @dataclass(frozen=True)
 class ImageOutput:
+    """The images a job returns: their pixel size, how many, and their file format."""
+
     width: int
     height: int
     count: int
@@ -70,7 +73,7 @@ class ImageOutput:
 
 
 def plan_output(model: ModelSpec, params: Mapping[str, Any]) -> ImageOutput:
-    """The images a job of ``model`` with these validated (and defaulted) parameters returns."""
+    """Plan the images a job of ``model`` with these validated (and defaulted) parameters returns."""
     width, height = _pixel_size(model.params, params)
     return ImageOutput(width, height, model.image_count(params), _file_format(model, params))
 
@@ -136,7 +139,7 @@ def _snap(length: float) -> int:
 
 
 def _bounded(width: int, height: int) -> tuple[int, int]:
-    """The size, shrunk (keeping its shape, sides multiples of 16) if beyond any vendor's largest."""
+    """Shrink the size (keeping its shape, sides multiples of 16) if it is beyond any vendor's largest."""
     shrink = min(1.0, _MAX_SIDE / max(width, height), math.sqrt(_MAX_PIXELS / (width * height)))
     if shrink == 1.0:
         return width, height

@@ -21,7 +21,7 @@ FAIL_FIRST_MARKER = "[fail-first]"
 
 
 def progress_value(shape: str, x: float) -> int | None:
-    """The progress a job of ``shape`` reports ``x`` of the way through PROCESSING: 0-99, or None."""
+    """Return the progress a job of ``shape`` reports ``x`` of the way through PROCESSING: 0-99, or None."""
     if shape == "none":
         return None
     x = min(max(x, 0.0), 1.0)
@@ -64,6 +64,7 @@ class CoursePlanner:
         self._random = random.Random(None if seed is None else f"courses-{seed}")
 
     def plan(self, prompt: str) -> Course:
+        """Draw the course of a new job; markers in its prompt fix its duration, shape or first failure."""
         varied = self.sigma > 0
         duration = self.median
         if varied and self.median > 0:

@@ -35,5 +35,5 @@ def apiframe_emulator_factory() -> Iterator[Callable[..., EmulatorServer]]:
 
 @pytest.fixture
 def apiframe_emulator(apiframe_emulator_factory: Callable[..., EmulatorServer]) -> EmulatorServer:
-    """A running emulator with the default key and 0.3 s jobs."""
+    """Start an emulator with the default key and 0.3 s jobs."""
     return apiframe_emulator_factory()

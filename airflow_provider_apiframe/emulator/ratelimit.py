@@ -8,15 +8,19 @@ WINDOW = 60.0
 
 
 class SlidingWindowLimiter:
+    """Grant each key at most ``per_minute`` requests in any 60 seconds; None grants every request."""
+
     def __init__(self, per_minute: int | None) -> None:
         self.per_minute = per_minute
         self._hits: defaultdict[str, deque[float]] = defaultdict(deque)
 
     def reset(self) -> None:
+        """Forget every request counted so far."""
         self._hits.clear()
 
     def acquire(self, key: str, now: float) -> float | None:
-        """Take a slot for ``key``: ``None`` when granted, else the seconds until one frees up.
+        """
+        Take a slot for ``key``: ``None`` when granted, else the seconds until one frees up.
 
         Refused requests take no slot, so waiting as told is always enough.
         """

@@ -31,6 +31,7 @@ class DroppedConnection(web.Response):
 
 
 def drop_connection(request: web.Request) -> DroppedConnection:
+    """Cut the request's connection without an answer."""
     # aiohttp quietly skips writing to a closed transport; the client sees the server disconnect.
     if request.transport is not None:
         request.transport.abort()

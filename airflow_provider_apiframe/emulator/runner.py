@@ -35,7 +35,8 @@ async def start_site(app: web.Application, host: str, port: int) -> tuple[web.Ap
 
 
 class EmulatorServer:
-    """The emulator on its own thread and event loop; ready to take requests once started.
+    """
+    The emulator on its own thread and event loop; ready to take requests once started.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
     """
@@ -51,9 +52,11 @@ class EmulatorServer:
 
     @property
     def controls(self) -> Controls:
+        """The emulator's control operations; touch them from its loop only (see ``_on_loop``)."""
         return self._app[CONTROLS]
 
     def start(self) -> EmulatorServer:
+        """Start serving on a thread of its own; return once the emulator takes requests."""
         if self._loop is not None:
             raise RuntimeError("the emulator is already running")
         loop = asyncio.new_event_loop()
@@ -97,6 +100,7 @@ class EmulatorServer:
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result()
 
     def stats(self) -> dict[str, Any]:
+        """Return the emulator's counters, as ``GET /_emulator/stats`` answers them."""
         return self._on_loop(self.controls.stats)
 
     def add_faults(self, *rules: Mapping[str, Any]) -> None:
@@ -104,9 +108,11 @@ class EmulatorServer:
         self._on_loop(lambda: self.controls.add_faults(rules))
 
     def reset(self) -> None:
+        """Return to a freshly started emulator: no jobs, counters or rules, full balance, true time."""
         self._on_loop(self.controls.reset)
 
     def advance_clock(self, seconds: float) -> None:
+        """Move the emulator's clock forward by ``seconds``, so jobs finish or expire without sleeping."""
         self._on_loop(lambda: self.controls.advance_clock(seconds))
 
     def __enter__(self) -> EmulatorServer:

@@ -50,6 +50,7 @@ class ApiRoutes:
         return self.state.clock.now()
 
     def routes(self) -> list[web.RouteDef]:
+        """Return the route of each handler."""
         return [
             web.post("/v2/images/generate", self.submit),
             web.get("/v2/jobs", self.list_jobs),
@@ -60,6 +61,7 @@ class ApiRoutes:
         ]
 
     async def submit(self, request: web.Request) -> web.Response:
+        """Answer ``POST /v2/images/generate``: check the body, charge the team, and create the job."""
         self.state.counters.submits += 1
         idempotency_key = request.headers.get("Idempotency-Key")
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= _IDEMPOTENCY_KEY_MAX:
@@ -87,6 +89,7 @@ class ApiRoutes:
         return web.json_response({"jobId": accepted.job.id, "status": status.value}, status=202)
 
     async def list_jobs(self, request: web.Request) -> web.Response:
+        """Answer ``GET /v2/jobs``: a page of the team's jobs, newest first."""
         self.state.counters.list_requests += 1
         try:
             query = parse_list_query(request.query)
@@ -109,6 +112,7 @@ class ApiRoutes:
         return web.json_response(answer)
 
     async def get_job(self, request: web.Request) -> web.Response:
+        """Answer ``GET /v2/jobs/{id}``: one of the team's jobs as it stands now."""
         self.state.counters.polls += 1
         job_id = request.match_info["job_id"]
         if not UUID_PATTERN.match(job_id):
@@ -119,6 +123,7 @@ class ApiRoutes:
         return web.json_response(job.to_json(self._now, self.state.config.retention, _cdn_base(request)))
 
     async def me(self, request: web.Request) -> web.Response:
+        """Answer ``GET /v2/me``: the user, the team with its balance, and the key."""
         key = request.headers["X-API-Key"]
         config = self.state.config
         return web.json_response(
@@ -140,6 +145,7 @@ class ApiRoutes:
         )
 
     async def models(self, request: web.Request) -> web.Response:
+        """Answer ``GET /v2/models``: the catalogue, of one modality if asked."""
         modality = request.query.get("modality")
         if modality is not None and modality not in _MODALITIES:
             options = " | ".join(f"'{name}'" for name in _MODALITIES)
@@ -154,6 +160,7 @@ class ApiRoutes:
         return web.json_response({"models": entries})
 
     async def cdn_image(self, request: web.Request) -> web.Response:
+        """Serve a completed job's image from the CDN until it expires."""
         # <job id>-<n>.<format>: the job id is everything before the last hyphen.
         name = request.match_info["name"]
         job_id, _, numbered = name.rpartition("-")
@@ -183,7 +190,7 @@ class ApiRoutes:
 
 
 def build_app(config: EmulatorConfig | None = None) -> web.Application:
-    """The emulator as an aiohttp application, ready for any runner."""
+    """Build the emulator as an aiohttp application, ready for any runner."""
     config = config or EmulatorConfig()
     clock = Clock(config.clock)
     state = EmulatorState(config, clock)

@@ -23,10 +23,13 @@ USER_ID = str(uuid.uuid5(_NAMESPACE, "user"))
 
 
 def api_key_id(key: str) -> str:
+    """Return the id ``GET /v2/me`` gives a key: the same for the same key in every run."""
     return str(uuid.uuid5(_NAMESPACE, f"key:{key}"))
 
 
 class InsufficientCredits(Exception):
+    """The balance cannot pay for a submit: what it needs and what the team has."""
+
     def __init__(self, required: int, available: int) -> None:
         super().__init__(f"Insufficient credits: {required} required, {available} available")
         self.required = required
@@ -35,6 +38,8 @@ class InsufficientCredits(Exception):
 
 @dataclass
 class Counters:
+    """What the emulator has seen and done, for tests to assert on."""
+
     jobs_created: int = 0
     idempotent_replays: int = 0
     submits: int = 0
@@ -48,6 +53,7 @@ class Counters:
 
 
 def key_digest(key: str) -> str:
+    """Name a key in the counters without the key itself: the first 12 hex digits of its sha256."""
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
@@ -64,12 +70,15 @@ class Accepted:
 
 
 class EmulatorState:
+    """The emulated team's jobs, idempotency keys, balance and counters."""
+
     def __init__(self, config: EmulatorConfig, clock: Clock) -> None:
         self.config = config
         self.clock = clock
         self.reset()
 
     def reset(self) -> None:
+        """Forget every job, key and counter, and start from the configured balance."""
         self.jobs: dict[str, Job] = {}
         # Every job's position, ascending, so that a page is a walk down from a cursor.
         self._positions: list[Position] = []
@@ -100,6 +109,7 @@ class EmulatorState:
 
     @property
     def balance(self) -> int:
+        """The team's credits: the starting balance less charges, plus the refunds of failed jobs."""
         self._settle()
         return self.config.credits - self._charged + self._refunded
 
@@ -155,12 +165,12 @@ class EmulatorState:
         return Accepted(job, replayed=False)
 
     def find_job(self, job_id: str, team_id: str) -> Job | None:
-        """The job, if it exists and belongs to the team (another team's job is as good as unknown)."""
+        """Return the job, if it exists and belongs to the team (another team's job is as good as unknown)."""
         job = self.jobs.get(job_id)
         return job if job is not None and job.team_id == team_id else None
 
     def jobs_from(self, team_id: str, after: Position | None) -> Iterator[Job]:
-        """The team's jobs newest first, starting after ``after`` (a cursor's position) if given."""
+        """Yield the team's jobs newest first, starting after ``after`` (a cursor's position) if given."""
         start = len(self._positions) if after is None else bisect.bisect_left(self._positions, after)
         for index in range(start - 1, -1, -1):
             job = self.jobs[self._positions[index][1]]
@@ -170,7 +180,7 @@ class EmulatorState:
     def list_jobs(
         self, team_id: str, after: Position | None, limit: int, keep: Callable[[Job], bool]
     ) -> tuple[list[Job], bool]:
-        """A page of at most ``limit`` jobs that ``keep`` accepts, and whether more follow."""
+        """Return a page of at most ``limit`` jobs that ``keep`` accepts, and whether more follow."""
         page: list[Job] = []
         for job in self.jobs_from(team_id, after):
             if keep(job):
@@ -180,6 +190,7 @@ class EmulatorState:
         return page, False
 
     def stats(self) -> dict[str, Any]:
+        """Return the counters and the credits charged and left, as ``GET /_emulator/stats`` answers them."""
         counters = self.counters
         return {
             "jobs_created": counters.jobs_created,

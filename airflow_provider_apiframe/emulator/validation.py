@@ -44,6 +44,7 @@ class InvalidSubmission(Exception):
         self.details = details
 
     def body(self) -> dict[str, Any]:
+        """Return the JSON body of the 400 answer."""
         answer: dict[str, Any] = {"error": self.message}
         if self.details is not None:
             answer["details"] = self.details
@@ -115,7 +116,7 @@ def _check_keys_and_params(body: dict[str, Any], spec: ModelSpec, errors: _Colle
 
 
 def validate_submission(body: object) -> Submission:
-    """The parsed submission, or :class:`InvalidSubmission` carrying every problem found."""
+    """Parse a submit body; :class:`InvalidSubmission` carrying every problem found if it is invalid."""
     if not isinstance(body, dict):
         raise InvalidSubmission(f"Request body must be a JSON object, received {zod.type_name(body)}")
     errors = _Collector()

@@ -1,4 +1,5 @@
-"""Values checked against the catalogue's JSON schemas the way the vendor's Zod validator checks them.
+"""
+Values checked against the catalogue's JSON schemas the way the vendor's Zod validator checks them.
 
 A small walker over exactly the keywords the catalogue uses, rather than ``jsonschema``: Zod stops at a
 type mismatch but reports every failed check after a passed one, words a non-string given to an enum with
@@ -57,7 +58,7 @@ def require_supported(schema: Mapping[str, Any], where: str) -> None:
 
 
 def type_name(value: object) -> str:
-    """What Zod says it received."""
+    """Name a value's type as Zod does when it says what it received."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -77,19 +78,22 @@ def join_values(values: Iterable[object]) -> str:
 
 
 def expected(kind: str, value: object) -> str:
+    """Word a wrong type as Zod does: what it expected, and what it received."""
     return f"Expected {kind}, received {type_name(value)}"
 
 
 def child(path: str, key: str | int) -> str:
+    """Return the path of ``key`` under ``path``, dotted as the API writes its error paths."""
     return f"{path}.{key}" if path else str(key)
 
 
 def js_length(text: str) -> int:
-    """A string's length as JavaScript counts it: UTF-16 code units (an emoji counts two)."""
+    """Measure a string as JavaScript does: in UTF-16 code units (an emoji counts two)."""
     return len(text.encode("utf-16-le")) // 2
 
 
 def is_http_url(value: str) -> bool:
+    """Whether ``value`` is an absolute http(s) URL with a host."""
     # Stricter than Zod's ``new URL()``: a webhook or an input image must be fetchable over HTTP(S).
     try:
         parts = urlsplit(value)

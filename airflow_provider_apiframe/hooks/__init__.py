@@ -1,0 +1,1 @@
+"""The hook: the Airflow connection and the clients made from it."""

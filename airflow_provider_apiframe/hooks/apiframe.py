@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from airflow.providers.common.compat.sdk import AirflowNotFoundException
 from airflow.providers.http.hooks.http import HttpHook
 
-from airflow_provider_apiframe.catalogue.image_models import get_model
+from airflow_provider_apiframe.catalogue.operations import IMAGE_GENERATION, JobRequest, Operation
 from airflow_provider_apiframe.connection_form import (
     DEFAULT_API_URL,
     UI_FIELD_BEHAVIOUR,
@@ -34,7 +35,7 @@ from airflow_provider_apiframe.waiting.events import JobEvent
 from airflow_provider_apiframe.waiting.pages import DurationLearner, page_request, parse_page
 from airflow_provider_apiframe.waiting.watch import JobWatch
 from airflow_provider_apiframe.wire.api_url import INSECURE_HTTP_KEY, api_base_url
-from airflow_provider_apiframe.wire.idempotency import one_off_key, successor_key
+from airflow_provider_apiframe.wire.idempotency import KeyChain, one_off_key
 from airflow_provider_apiframe.wire.jobs import Job, SubmittedJob, parse_job, parse_submitted
 from airflow_provider_apiframe.wire.transport import (
     ApiRequest,
@@ -92,6 +93,7 @@ class ApiframeHook(HttpHook):
 
     @cached_property
     def connection(self) -> Connection:
+        """Return the Airflow connection; a missing one is a configuration error naming it."""
         with self._existing_connection():
             return self.get_connection(self.apiframe_conn_id)
 
@@ -109,7 +111,7 @@ class ApiframeHook(HttpHook):
     def get_conn(
         self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None
     ) -> requests.Session:
-        """The http provider's session (base URL, proxies, TLS, keep-alive), minus our settings."""
+        """Return the http provider's session (base URL, proxies, TLS, keep-alive), minus our settings."""
         session = super().get_conn(headers, extra_options)
         for name in (*ClientSettings.EXTRA_KEYS, INSECURE_HTTP_KEY):
             session.headers.pop(name, None)
@@ -138,10 +140,11 @@ class ApiframeHook(HttpHook):
 
     @cached_property
     def transport(self) -> SyncTransport:
+        """Return the sync transport: the connection's settings over the http provider's session."""
         return SyncTransport(self._settings(self.connection, self.connection.extra_dejson), self.get_conn())
 
     async def async_settings(self) -> ClientSettings:
-        """The client settings of the connection, looked up without blocking the event loop."""
+        """Read the client settings of the connection without blocking the event loop."""
         from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 
         with self._existing_connection():
@@ -166,33 +169,49 @@ class ApiframeHook(HttpHook):
         idempotency_key: str | None = None,
     ) -> str:
         """
-        Submit one generation and return its job id.
+        Submit one image generation and return its job id.
 
         The body is checked against the model's description before anything is sent. With an
         ``idempotency_key`` a repeated call returns the job the first one created; a job under that key
         that ended FAILED or CANCELLED is followed by a new submit under the successor key.
         """
-        body = get_model(model).request_body(prompt, params or {})
-        key = idempotency_key or one_off_key()
-        for _ in range(MAX_RESUBMISSIONS):
-            accepted = self.submit(body, key)
-            if not accepted.status.is_unsuccessful:
-                return accepted.job_id
+        request = JobRequest(model=model, options=params or {}, prompt=prompt)
+        return self.submit_job(IMAGE_GENERATION, request, idempotency_key=idempotency_key)
+
+    def submit_job(
+        self, operation: Operation, request: JobRequest, *, idempotency_key: str | None = None
+    ) -> str:
+        """
+        Submit one job of any operation and return its job id, as ``submit_generation`` does for images.
+
+        Without an ``idempotency_key`` a one-off key still makes a resent POST safe.
+        """
+        body = operation.request_body(request)
+        chain = KeyChain(idempotency_key or one_off_key(), MAX_RESUBMISSIONS)
+        while True:
+            key = chain.key
+            accepted = self.submit(body, key, path=operation.path)
+            if not chain.follow(accepted):
+                break
             self.log.info(
                 "Idempotency key %s already belongs to job %s, which ended %s; submitting a new job.",
                 key,
                 accepted.job_id,
                 accepted.status.value,
             )
-            key = successor_key(key, accepted.job_id)
-        raise ApiframeJobFailedError(
-            f"The last {MAX_RESUBMISSIONS} jobs of this task all failed; giving up.",
-            job_id=accepted.job_id,
-            status=accepted.status.value,
-        )
+        if accepted.status.is_unsuccessful:
+            raise ApiframeJobFailedError(
+                f"The last {MAX_RESUBMISSIONS} jobs of this task all failed; giving up.",
+                job_id=accepted.job_id,
+                status=accepted.status.value,
+            )
+        return accepted.job_id
 
-    def submit(self, body: Mapping[str, Any], idempotency_key: str) -> SubmittedJob:
-        return parse_submitted(self.transport.send(submit_request(body, idempotency_key)))
+    def submit(
+        self, body: Mapping[str, Any], idempotency_key: str, *, path: str = IMAGE_GENERATION.path
+    ) -> SubmittedJob:
+        """Send one submit as it is (no check, no resubmission) and read the API's 202 answer."""
+        return parse_submitted(self.transport.send(submit_request(path, body, idempotency_key)))
 
     def get_job(self, job_id: str) -> Job:
         """``GET /v2/jobs/{id}``, read into a ``Job``."""
@@ -219,14 +238,14 @@ class ApiframeHook(HttpHook):
             raise ApiframeError(f"/v2/me answered with {type(answer).__name__}, not an object")
         return answer
 
-    def ensure_credits(self, model: str, images: int) -> int:
+    def ensure_credits(self, model: str, images: int, operation: Operation = IMAGE_GENERATION) -> int:
         """
-        Check with ``GET /v2/me`` that the team can pay for ``images`` generations, before the first submit.
+        Check with ``GET /v2/me`` that the team can pay for ``images`` jobs, before the first submit.
 
         Returns the balance. Raises ``ApiframeInsufficientCreditsError`` with both numbers when it falls
         short, so a batch fails whole and at once instead of after paying for part of it.
         """
-        cost = self.credit_price(model)
+        cost = self.credit_price(model, operation)
         team = self.get_account().get("team")
         balance = team.get("credits") if isinstance(team, dict) else None
         if not isinstance(balance, int):
@@ -240,16 +259,17 @@ class ApiframeHook(HttpHook):
             )
         return balance
 
-    def credit_price(self, model: str) -> int:
+    def credit_price(self, model: str, operation: Operation = IMAGE_GENERATION) -> int:
         """
-        Credits one generation of ``model`` costs at most: the catalogue's, else ``GET /v2/models``'s.
+        Return the credits one job of ``model`` costs at most: the catalogue's, else ``GET /v2/models``'s.
 
         ``/v2/models`` is public: it is asked without the key.
         """
-        known = get_model(model).credit_cost
+        known = operation.model(model).credit_cost
         if known is not None:
             return known
-        answer = self.transport.send(ApiRequest("GET", "/v2/models?modality=image", authenticated=False))
+        query = urlencode({"modality": operation.modality})
+        answer = self.transport.send(ApiRequest("GET", f"/v2/models?{query}", authenticated=False))
         listed = answer.get("models") if isinstance(answer, dict) else None
         for entry in listed if isinstance(listed, list) else []:
             if isinstance(entry, dict) and entry.get("id") == model:
@@ -313,9 +333,10 @@ class ApiframeHook(HttpHook):
 
     def _from_page(self, job_id: str, model: str, learner: DurationLearner) -> Job | None:
         """
-        The job as the newest page of its model's jobs shows it (None if it does not), for the one
-        request a poll costs anyway: a process that knows nothing of the model yet learns how long its
-        jobs take from the finished ones on the page.
+        Return the job as the newest page of its model's jobs shows it (None if it does not).
+
+        For the one request a poll costs anyway, a process that knows nothing of the model yet learns how
+        long its jobs take from the finished ones on the page.
         """
         try:
             page = parse_page(self.transport.send(page_request(model=model)))
@@ -331,8 +352,10 @@ class ApiframeHook(HttpHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """
-        Check the key with ``GET /v2/me``: no job, no credit spent. A short retry budget of its own, so
-        that a wrong URL (refused, unresolvable, silent) is reported within seconds.
+        Check the key with ``GET /v2/me``: no job, no credit spent.
+
+        It has a short retry budget of its own, so that a wrong URL (refused, unresolvable, silent) is
+        reported within seconds.
         """
         try:
             settings = self._settings(self.connection, self.connection.extra_dejson)
@@ -358,11 +381,16 @@ class AsyncApiframeClient:
         self.transport = transport
 
     async def get_job(self, job_id: str) -> Job:
+        """Read ``GET /v2/jobs/{id}`` into a ``Job``."""
         return parse_job(await self.transport.send(job_request(job_id)))
 
-    async def submit(self, body: Mapping[str, Any], idempotency_key: str) -> SubmittedJob:
-        return parse_submitted(await self.transport.send(submit_request(body, idempotency_key)))
+    async def submit(
+        self, body: Mapping[str, Any], idempotency_key: str, *, path: str = IMAGE_GENERATION.path
+    ) -> SubmittedJob:
+        """Send one submit as it is and read the API's 202 answer."""
+        return parse_submitted(await self.transport.send(submit_request(path, body, idempotency_key)))
 
 
-def submit_request(body: Mapping[str, Any], idempotency_key: str) -> ApiRequest:
-    return ApiRequest("POST", "/v2/images/generate", body=body, idempotency_key=idempotency_key)
+def submit_request(path: str, body: Mapping[str, Any], idempotency_key: str) -> ApiRequest:
+    """Build the request that submits ``body`` to an operation's endpoint under an idempotency key."""
+    return ApiRequest("POST", path, body=body, idempotency_key=idempotency_key)

@@ -27,8 +27,10 @@ def is_literal(value: Any) -> bool:
 @contextmanager
 def errors_named_for(task_id: str, argument: Callable[[str], str] = str) -> Iterator[None]:
     """
-    Validation errors raised inside as the DAG's author reads them: naming the task, and each API field
-    by the argument that holds it (``argument`` maps one to the other).
+    Reword validation errors raised inside as the DAG's author reads them.
+
+    They name the task, and each API field by the argument that holds it (``argument`` maps one to the
+    other).
     """
     try:
         yield
@@ -37,14 +39,10 @@ def errors_named_for(task_id: str, argument: Callable[[str], str] = str) -> Iter
 
 
 def positive_seconds(task_id: str, name: str, value: Any) -> float:
+    """Read a duration argument as seconds; anything but a positive number or a timedelta is refused."""
     seconds = value.total_seconds() if isinstance(value, timedelta) else value
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
         raise ValueError(
             f"{task_id}: {name} must be a positive number of seconds or a timedelta, got {value!r}"
         )
     return float(seconds)
-
-
-def imagen_options(aspect_ratio: Any, output_format: Any, image_size: Any) -> dict[str, Any]:
-    """The ``imagenParams`` block of the Imagen operators' typed arguments."""
-    return {"aspect_ratio": aspect_ratio, "output_format": output_format, "image_size": image_size}

@@ -12,10 +12,34 @@ from typing import Any
 
 from airflow_provider_apiframe.catalogue.image_models import get_model, model_ids
 from airflow_provider_apiframe.exceptions import ApiframeValidationError
-from airflow_provider_apiframe.operators.arguments import imagen_options, is_literal
+from airflow_provider_apiframe.operators.arguments import is_literal
 from airflow_provider_apiframe.operators.generate import ApiframeImageGenerateOperator
 
 IMAGEN_BLOCK = "imagenParams"
+
+
+def imagen_options(aspect_ratio: Any, output_format: Any, image_size: Any) -> dict[str, Any]:
+    """Make the ``imagenParams`` block of the Imagen operators' typed arguments."""
+    return {"aspect_ratio": aspect_ratio, "output_format": output_format, "image_size": image_size}
+
+
+def check_imagen_model(model: Any) -> None:
+    """
+    Refuse a known model that is not an Imagen one, naming the Imagen models.
+
+    An unknown model is left to the catalogue's check, which lists every model.
+    """
+    imagen = [known for known in model_ids() if get_model(known).params_key == IMAGEN_BLOCK]
+    if model in model_ids() and model not in imagen:
+        raise ApiframeValidationError(
+            "Not an Imagen model",
+            details={
+                "model": [
+                    f"got {model!r}; Imagen models are {', '.join(imagen)} "
+                    "(the operators without Imagen in their name take any model)"
+                ]
+            },
+        )
 
 
 class ImagenGenerateOperator(ApiframeImageGenerateOperator):
@@ -63,21 +87,11 @@ class ImagenGenerateOperator(ApiframeImageGenerateOperator):
 
     def _check(self, *, only_literals: bool = False) -> None:
         if not only_literals or is_literal(self.model):
-            imagen = [model for model in model_ids() if get_model(model).params_key == IMAGEN_BLOCK]
-            if self.model in model_ids() and self.model not in imagen:
-                raise ApiframeValidationError(
-                    "Not an Imagen model",
-                    details={
-                        "model": [
-                            f"got {self.model!r}; Imagen models are {', '.join(imagen)} "
-                            "(ApiframeImageGenerateOperator takes any model)"
-                        ]
-                    },
-                )
+            check_imagen_model(self.model)
         super()._check(only_literals=only_literals)
 
     def argument_for(self, path: str) -> str:
-        # The typed arguments are named as the block's keys.
+        """Name a field of ``imagenParams`` by its typed argument, any other as the parent class does."""
         block, _, key = path.partition(".")
         return key if block == IMAGEN_BLOCK and key else super().argument_for(path)
 
@@ -85,6 +99,7 @@ class ImagenGenerateOperator(ApiframeImageGenerateOperator):
     # reads (and, in its __init__, writes) the block through this property.
     @property  # type: ignore[override]
     def image_options(self) -> dict[str, Any]:
+        """Return the ``imagenParams`` block the typed arguments make."""
         return imagen_options(self.aspect_ratio, self.output_format, self.image_size)
 
     @image_options.setter

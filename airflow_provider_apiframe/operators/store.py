@@ -1,6 +1,7 @@
 """
-An operator that keeps the images of finished jobs in a data set of your own storage, before apiframe's CDN
-purges them (24 hours after each job).
+An operator that keeps the images of finished jobs in a data set of your own storage.
+
+It copies them before apiframe's CDN purges them (24 hours after each job).
 
 DAG files import this module on every parse, so it imports neither ``requests``, the http provider, the hook
 nor the copying code: they are imported where the task runs.
@@ -40,6 +41,7 @@ class JobReference:
 
     @property
     def label(self) -> str:
+        """Name the job as errors do: by its batch row's id where it came from one."""
         if self.row is not None and self.row.get("id") is not None:
             return f"row {self.row['id']!r} (job {self.job_id})"
         return f"job {self.job_id}"
@@ -92,6 +94,7 @@ class ApiframeStoreImagesOperator(BaseOperator):
             read_jobs(jobs)
 
     def execute(self, context: Context) -> list[str]:
+        """Read every job, copy its images into the data set and return the stored paths."""
         from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
         from airflow_provider_apiframe.storage.image_store import (
             ImageToStore,
@@ -139,7 +142,7 @@ class ApiframeStoreImagesOperator(BaseOperator):
         return [image.path for image in stored]
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
-        """The CDN folders read and the data set's folders written, when OpenLineage is installed."""
+        """Report the CDN folders read and the data set's folders written, when OpenLineage is installed."""
         from airflow_provider_apiframe.lineage import store_lineage
 
         return store_lineage(
@@ -166,9 +169,10 @@ class ApiframeStoreImagesOperator(BaseOperator):
 
 def read_jobs(jobs: Any) -> list[JobReference]:
     """
-    Every job named by ``jobs``, in order, once each: job id strings, batch result rows (dicts with
-    ``job_id``), lists of either at any depth (mapped tasks' XComs), or the text of such a list as a
-    template renders it (JSON, or Python's repr).
+    Return every job named by ``jobs``, in order, once each.
+
+    ``jobs`` holds job id strings, batch result rows (dicts with ``job_id``), lists of either at any depth
+    (mapped tasks' XComs), or the text of such a list as a template renders it (JSON, or Python's repr).
     """
     references: dict[str, JobReference] = {}
     without_job: list[JobReference] = []

@@ -34,6 +34,8 @@ BODY_READ_MAX = 8 * 1024
 
 @dataclass(frozen=True)
 class StoredEndpoint:
+    """The stored connection's type, host and port: what decides whether a test may drop its port."""
+
     conn_type: str | None
     host: str | None
     port: int | None
@@ -65,7 +67,7 @@ def port_to_clear(body: dict[str, Any], stored: StoredEndpoint | None) -> bool:
 
 
 def stored_endpoint(connection_id: str) -> StoredEndpoint | None:
-    """The connection's row in the metadata database: what the connection list shows and tests."""
+    """Read the connection's row in the metadata database: what the connection list shows and tests."""
     # The lookup runs before Airflow authenticates the request, so it reads the metadata database only,
     # like the route's own pre-authorization get_team_name(); the secrets backends, which the route
     # guards behind its authorization check, are never touched from here.
@@ -88,6 +90,7 @@ class ConnectionTestPortMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, with its body rewritten where it is the list's test of a portless apiframe."""
         if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith(TEST_ROUTE):
             await self.app(scope, receive, send)
             return
@@ -106,7 +109,7 @@ class ConnectionTestPortMiddleware:
 
     @staticmethod
     async def _rewrite(body: bytes) -> bytes | None:
-        """The body to pass on instead, or None to pass it on unchanged (Airflow judges a bad one)."""
+        """Return the body to pass on instead, or None to pass it on unchanged (Airflow judges a bad one)."""
         try:
             data: Any = json.loads(body)
         except ValueError:
@@ -129,7 +132,7 @@ class ConnectionTestPortMiddleware:
 
 async def _read_small_body(receive: Receive) -> tuple[deque[Message], bytes | None]:
     """
-    The messages read, and the whole body if it came within ``BODY_READ_MAX`` bytes (else None).
+    Read the request's messages, and the whole body if it came within ``BODY_READ_MAX`` bytes (else None).
 
     Reading stops once the body passes the limit: the rest streams to the route untouched, and the
     API server's memory and event loop spend nothing on a body no Test Connection sends.

@@ -1,0 +1,1 @@
+"""The sensor for a job submitted elsewhere."""

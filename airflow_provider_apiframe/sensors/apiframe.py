@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue
@@ -18,6 +17,7 @@ from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnVa
 from airflow_provider_apiframe.exceptions import ApiframeValidationError
 from airflow_provider_apiframe.links import ApiframeImageLink, finished, link_pending
 from airflow_provider_apiframe.operators.arguments import DEFER_TIMEOUT_GRACE, positive_seconds
+from airflow_provider_apiframe.operators.job import ApiframeHookMixin
 from airflow_provider_apiframe.utils.ids import is_uuid
 from airflow_provider_apiframe.waiting.events import JobEvent
 from airflow_provider_apiframe.waiting.watch import terminal_event
@@ -25,11 +25,10 @@ from airflow_provider_apiframe.waiting.watch import terminal_event
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
     from airflow_provider_apiframe.wire.jobs import Job
 
 
-class ApiframeJobSensor(BaseSensorOperator):
+class ApiframeJobSensor(ApiframeHookMixin, BaseSensorOperator):
     """
     Wait for an apiframe job to end and return its image URLs, as ``ApiframeImageGenerateOperator`` does.
 
@@ -70,12 +69,6 @@ class ApiframeJobSensor(BaseSensorOperator):
         self._poll_interval = positive_seconds(self.task_id, "poke_interval", poke_interval)
         self._timeout = positive_seconds(self.task_id, "timeout", timeout)
 
-    @cached_property
-    def hook(self) -> ApiframeHook:
-        from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
-
-        return ApiframeHook(apiframe_conn_id=self.apiframe_conn_id)
-
     def _check_job_id(self) -> str:
         if not isinstance(self.job_id, str) or not is_uuid(self.job_id.strip()):
             raise ApiframeValidationError(
@@ -87,6 +80,7 @@ class ApiframeJobSensor(BaseSensorOperator):
         return self.job_id.strip()
 
     def execute(self, context: Context) -> Any:
+        """Return a finished job's images at once; otherwise defer (or poke, when not deferrable)."""
         link_pending(context)
         job_id = self._check_job_id()
         if not self.deferrable:
@@ -116,6 +110,7 @@ class ApiframeJobSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
+        """Read the job once; when it has ended, return its images (or raise its error)."""
         job = self.hook.get_job(self._check_job_id())
         if not job.status.is_terminal:
             self.log.info("Job %s is %s (progress %s)", job.id, job.status.value, job.progress)
@@ -125,4 +120,5 @@ class ApiframeJobSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Context, event: JobEvent | None = None) -> list[str]:
+        """Turn the trigger's end event into the job's images, or its typed error."""
         return finished(context, event, self.log)["images"]

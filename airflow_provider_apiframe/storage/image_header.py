@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ImageHeader:
+    """The format and pixel size an image's first bytes declare."""
+
     # Also the file's extension.
     format: str
     width: int
@@ -15,8 +17,9 @@ class ImageHeader:
 
 def read_header(data: bytes | bytearray) -> ImageHeader | None:
     """
-    The format and size of an image from its first bytes; None until they are enough, or if they are not
-    a PNG, JPEG or WEBP image.
+    Read the format and size of an image from its first bytes.
+
+    None until they are enough, or if they are not a PNG, JPEG or WEBP image.
 
     Pillow is not a runtime dependency (only the emulator's and the tests'), and the three formats the API
     serves (the catalogue's output formats) keep their size in the first bytes, in a few fixed places: a

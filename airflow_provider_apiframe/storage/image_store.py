@@ -1,6 +1,7 @@
 """
-Copying generated images from apiframe's CDN into any Airflow object storage, as a data set that a
-training pipeline loads as it is (the layout and the manifest: ``manifest.py``).
+Copying generated images from apiframe's CDN into any Airflow object storage, as a data set.
+
+A training pipeline loads the data set as it is (the layout and the manifest: ``manifest.py``).
 
 Each image is streamed, a chunk at a time, into a hidden temporary file in its part's folder and moved
 onto its final name only once whole and recognised as an image, so a failure never leaves a partial file
@@ -120,6 +121,8 @@ class ImageToStore:
 
 @dataclass(frozen=True)
 class StoredImage:
+    """One image as stored: where its file is, the manifest that lists it, and its row there."""
+
     # Where the image is: a local path where the destination was a local folder, else a URL (s3://...).
     path: str
     # The metadata.jsonl that lists it.
@@ -131,7 +134,7 @@ class StoredImage:
 
 def images_from_job(job: Mapping[str, Any], row: Mapping[str, Any] | None = None) -> list[ImageToStore]:
     """
-    The images of a job, from its ``GET /v2/jobs/{id}`` answer and, if it came from a batch, its result row.
+    List the images of a job, from its ``GET /v2/jobs/{id}`` answer and, if from a batch, its result row.
 
     The prompt and the parameter block come from the job's ``input``, which the contract makes optional:
     without it, the row's prompt and no options. The job's credit cost goes before the row's.
@@ -166,8 +169,10 @@ def images_from_job(job: Mapping[str, Any], row: Mapping[str, Any] | None = None
 
 def jobs_writer(job_ids: Iterable[str]) -> str:
     """
-    The writer's name for a set of jobs: the same jobs always go to the same part, so storing them again
-    (an Airflow retry, another run of the same task) finds the files stored before.
+    Return the writer's name for a set of jobs.
+
+    The same jobs always go to the same part, so storing them again (an Airflow retry, another run of the
+    same task) finds the files stored before.
     """
     return "jobs:" + ",".join(sorted({job_id.lower() for job_id in job_ids}))
 
@@ -247,8 +252,10 @@ def download_images(
     urls: Sequence[str], directory: str | os.PathLike[str], *, max_bytes: int, log: Log
 ) -> list[str]:
     """
-    Copy images into a local folder without a manifest (``ApiframeHook.download_images``): each URL's
-    local path, in order. Files are named as ``download_stem`` says, with the extension of their content.
+    Copy images into a local folder without a manifest (``ApiframeHook.download_images``).
+
+    Returns each URL's local path, in order. Files are named as ``download_stem`` says, with the extension
+    of their content.
     """
     stems = [download_stem(index, url) for index, url in enumerate(urls)]
     folder = os.path.abspath(os.fspath(directory))
@@ -266,8 +273,10 @@ def download_images(
 
 def download_stem(index: int, url: str) -> str:
     """
-    A downloaded file's name without its extension: ``<job id>-<n>`` where the URL is named so, as
-    apiframe's CDN names images; otherwise a hash of the URL, so that no server picks a local name.
+    Return a downloaded file's name without its extension.
+
+    ``<job id>-<n>`` where the URL is named so, as apiframe's CDN names images; otherwise a hash of the URL,
+    so that no server picks a local name.
     """
     if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
         raise ApiframeValidationError(
@@ -281,8 +290,10 @@ def keep_images(
     images: Sequence[ImageToStore], destination: str, conn_id: str | None, log: Log
 ) -> dict[str, str]:
     """
-    Store images a generate or batch task has just made (it knows their prompt and options already):
-    each source URL -> its stored path. The part is named after the task's jobs, so a retry copies nothing.
+    Store images a generate or batch task has just made (it knows their prompt and options already).
+
+    Returns each source URL -> its stored path. The part is named after the task's jobs, so a retry copies
+    nothing.
     """
     stored = store_images(images, destination, conn_id=conn_id, log=log)
     return {image.row.source_url: image.path for image in stored}
@@ -290,7 +301,7 @@ def keep_images(
 
 def data_set_path(destination: str | ObjectStoragePath, conn_id: str | None = None) -> ObjectStoragePath:
     """
-    The data set's folder as an ``ObjectStoragePath``.
+    Return the data set's folder as an ``ObjectStoragePath``.
 
     A protocol that no installed Airflow provider registers (``memory``, say) is attached with fsspec's own
     implementation, configured as fsspec configures it; it cannot take an Airflow connection.
@@ -357,7 +368,7 @@ class _Content:
                 self._prefix = bytearray()
 
     def file(self, stem: str) -> _File | None:
-        """The file these bytes make, named by their format; None if they are not an image we know."""
+        """Return the file these bytes make, named by their format; None if they are not an image we know."""
         if self.header is None:
             return None
         return _File(
@@ -380,8 +391,10 @@ def _place(
     log: Log,
 ) -> tuple[_File, bool]:
     """
-    The image's file in the part, and whether it had to be copied for it; ``name`` is the file already
-    there for it, if any, and ``row`` what the manifest records about that file.
+    Return the image's file in the part, and whether it had to be copied for it.
+
+    ``name`` is the file already there for it, if any, and ``row`` what the manifest records about that
+    file.
     """
     if name is not None:
         if row is not None and row.bytes == present[name]:
@@ -483,8 +496,10 @@ def _with_cdn_session(
     tasks: Mapping[str, Callable[[requests.Session], _T]],
 ) -> tuple[dict[str, _T], list[ApiframeError]]:
     """
-    Each task with one CDN session, a few at a time: what each one that succeeded gave (in the order of
-    ``tasks``), and the typed errors of the others, so that one bad download never stops the rest.
+    Run each task with one CDN session, a few at a time, so that one bad download never stops the rest.
+
+    Returns what each one that succeeded gave (in the order of ``tasks``), and the typed errors of the
+    others.
     """
     session = _cdn_session()
     try:
@@ -516,7 +531,7 @@ def _cdn_session() -> requests.Session:
 
 
 def _as_given(destination: str | ObjectStoragePath, path: ObjectStoragePath) -> str:
-    """A local path where the destination was given as a local folder, else the path's URL."""
+    """Show a local path where the destination was given as a local folder, else the path's URL."""
     return path.path if isinstance(destination, str) and "://" not in destination else str(path)
 
 

@@ -1,6 +1,7 @@
 """
-The manifest of a stored data set: Hugging Face ``imagefolder`` metadata, which a training pipeline loads as
-it is with ``datasets.load_dataset("imagefolder", data_dir=<data set>)``.
+The manifest of a stored data set: Hugging Face ``imagefolder`` metadata.
+
+A training pipeline loads it as it is with ``datasets.load_dataset("imagefolder", data_dir=<data set>)``.
 
 A data set is a folder of parts, one per writer: ``<data set>/part-<16 hex>/`` holds that writer's images
 and its own ``metadata.jsonl``, one JSON row per image whose ``file_name`` is relative to that file.
@@ -61,11 +62,12 @@ class ManifestRow:
     created_at: str
 
     def to_line(self) -> str:
+        """Write the row as one line of JSON."""
         return json.dumps(asdict(self), ensure_ascii=False) + "\n"
 
     @classmethod
     def from_line(cls, line: str) -> ManifestRow:
-        """A row this module wrote; ValueError (or a subclass) for anything else."""
+        """Read a row this module wrote; ValueError (or a subclass) for anything else."""
         data = json.loads(line)
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
@@ -82,16 +84,20 @@ class ManifestRow:
 
 def part_name(writer: str) -> str:
     """
-    The folder of one writer's part. Hex only: ``datasets`` reads split names (train, test, dev, val, eval
-    and more) into folder names, so a part named after a DAG, run or task could become a split of its own.
+    Return the folder name of one writer's part.
+
+    Hex only: ``datasets`` reads split names (train, test, dev, val, eval and more) into folder names, so a
+    part named after a DAG, run or task could become a split of its own.
     """
     return PART_PREFIX + hashlib.sha256(writer.encode()).hexdigest()[:16]
 
 
 def child(path: ObjectStoragePath, name: str) -> ObjectStoragePath:
     """
-    ``path / name``. Airflow 2's ``/`` passes the parent through ``os.fspath``, which universal-pathlib
-    deprecates for remote paths (it is to become None there); built from the parent's URL it is not.
+    Return ``path / name``.
+
+    Airflow 2's ``/`` passes the parent through ``os.fspath``, which universal-pathlib deprecates for remote
+    paths (it is to become None there); built from the parent's URL it is not.
     """
     if _AIRFLOW_2:
         return path.with_segments(str(path), name)
@@ -100,14 +106,16 @@ def child(path: ObjectStoragePath, name: str) -> ObjectStoragePath:
 
 def temporary_beside(path: ObjectStoragePath) -> ObjectStoragePath:
     """
-    A unique name in ``path``'s folder to write to before moving it onto ``path``. The leading dot hides it
-    from ``datasets``, which skips hidden files, should a load run while it is being written.
+    Return a unique name in ``path``'s folder to write to before moving it onto ``path``.
+
+    The leading dot hides it from ``datasets``, which skips hidden files, should a load run while it is
+    being written.
     """
     return child(path.parent, f".{path.name}.{uuid.uuid4().hex}.tmp")
 
 
 def read_manifest(part: ObjectStoragePath, log: Log) -> dict[str, ManifestRow]:
-    """The rows of a part's manifest by file name; none when it has no manifest yet."""
+    """Read the rows of a part's manifest by file name; none when it has no manifest yet."""
     try:
         text = child(part, METADATA_FILE).read_text(encoding="utf-8")
     except FileNotFoundError:

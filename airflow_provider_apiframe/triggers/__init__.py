@@ -1,0 +1,1 @@
+"""The triggers that wait (and submit batches) on the triggerer."""

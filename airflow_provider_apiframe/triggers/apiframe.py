@@ -56,6 +56,7 @@ class ApiframeJobTrigger(BaseTrigger):
         self.model = model
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Return the classpath and plain-JSON kwargs a triggerer rebuilds the trigger from."""
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
@@ -69,6 +70,7 @@ class ApiframeJobTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Watch the job through the process's status hub; yield its end event."""
         from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
 
         watch = JobWatch(
@@ -101,7 +103,7 @@ async def watch_through(hub: StatusHub, watch: JobWatch, *, created_hint: float)
 
 
 async def _within(answer: Awaitable[Job | ApiframeError], deadline: float) -> Job | ApiframeError:
-    """The hub's answer, or a transient error once the deadline has passed without one."""
+    """Await the hub's answer, or return a transient error once the deadline has passed without one."""
     try:
         return await asyncio.wait_for(answer, max(0.0, deadline - time.time()) + DEADLINE_GRACE)
     except TimeoutError:

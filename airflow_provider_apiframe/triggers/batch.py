@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_apiframe.catalogue.operations import IMAGE_GENERATION
 from airflow_provider_apiframe.exceptions import (
     ApiframeAuthError,
     ApiframeError,
@@ -30,16 +31,45 @@ from airflow_provider_apiframe.utils.logs import Log
 from airflow_provider_apiframe.waiting.events import BatchSubmitted, BatchWaited, JobEvent, JobFailed
 from airflow_provider_apiframe.waiting.status_hub import shared_hub
 from airflow_provider_apiframe.waiting.watch import JobWatch, error_event
-from airflow_provider_apiframe.wire.idempotency import successor_key
+from airflow_provider_apiframe.wire.idempotency import KeyChain
+
+if TYPE_CHECKING:
+    from airflow_provider_apiframe.hooks.apiframe import AsyncApiframeClient
 
 # Submits in flight at once: the budget paces them; a few in flight hide each one's round trip.
 SUBMITS_IN_FLIGHT = 8
 # How often a running batch says how far it got, in seconds.
 REPORT_EVERY = 30.0
 
-# A row's submit: [row index, idempotency key of its first job, request body], and for a row whose job
-# failed, that job's end event (the API's reason, reported if the row is given up).
-Submit = list[Any]
+
+class RowSubmit(NamedTuple):
+    """
+    One row's submit, as the trigger's kwargs store it.
+
+    Stored as ``[index, key, body]`` or ``[index, key, body, failure]``: the form deferred batches in
+    users' databases already hold.
+
+    :param row: The row's place in the batch.
+    :param key: The idempotency key of the row's first job.
+    :param body: The request body, checked.
+    :param failure: For a row whose job failed, that job's end event (the API's reason, reported if the
+        row is given up).
+    """
+
+    row: int
+    key: str
+    body: dict[str, Any]
+    failure: JobFailed | None = None
+
+    def stored(self) -> list[Any]:
+        """Return the plain JSON list the trigger's kwargs hold."""
+        entry: list[Any] = [self.row, self.key, self.body]
+        return entry if self.failure is None else [*entry, self.failure]
+
+    @classmethod
+    def read(cls, entry: Sequence[Any]) -> RowSubmit:
+        """Read a stored entry back."""
+        return cls(int(entry[0]), str(entry[1]), dict(entry[2]), entry[3] if len(entry) > 3 else None)
 
 
 class ApiframeBatchSubmitTrigger(BaseTrigger):
@@ -56,16 +86,19 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
     :param settled: Row index to the row's final event, for rows already done or given up.
     :param max_jobs_per_row: Jobs one row may take, its first included.
     :param started_at: Epoch seconds when the batch first submitted (None: now).
+    :param path: The operation's endpoint (triggers stored before there were other operations have none:
+        they submitted image generations).
     """
 
     def __init__(
         self,
         apiframe_conn_id: str,
-        submits: list[Submit],
+        submits: list[list[Any]],
         jobs: dict[str, str],
         settled: dict[str, JobEvent],
         max_jobs_per_row: int,
         started_at: float | None = None,
+        path: str = IMAGE_GENERATION.path,
     ) -> None:
         super().__init__()
         self.apiframe_conn_id = apiframe_conn_id
@@ -74,8 +107,10 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
         self.settled = settled
         self.max_jobs_per_row = int(max_jobs_per_row)
         self.started_at = started_at
+        self.path = path
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Return the classpath and plain-JSON kwargs a triggerer rebuilds the trigger from."""
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
@@ -85,10 +120,12 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
                 "settled": self.settled,
                 "max_jobs_per_row": self.max_jobs_per_row,
                 "started_at": self.started_at,
+                "path": self.path,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Submit every row, a few at a time within the budget; yield the jobs and the rows settled."""
         from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
 
         started_at = self.started_at if self.started_at is not None else time.time()
@@ -99,15 +136,14 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
             async with ApiframeHook(self.apiframe_conn_id).async_client() as client:
                 in_flight = asyncio.Semaphore(SUBMITS_IN_FLIGHT)
 
-                async def submit_row(
-                    index: int, key: str, body: Mapping[str, Any], failure: JobFailed | None = None
-                ) -> None:
+                async def submit_row(row: RowSubmit) -> None:
+                    index = row.row
                     async with in_flight:
                         if stop:
                             settled[str(index)] = error_event("", "error", f"Not submitted: {stop[0]}")
                             return
                         try:
-                            outcome = await self._submit_chain(client, key, body, failure)
+                            outcome = await self._submit_chain(client, row)
                         except (ApiframeInsufficientCreditsError, ApiframeAuthError) as error:
                             stop.append(error)
                             outcome = error_event("", "error", f"Not submitted: {error}")
@@ -119,23 +155,23 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
                             settled[str(index)] = outcome
                         progress.one_more()
 
-                await asyncio.gather(*(submit_row(int(entry[0]), *entry[1:]) for entry in self.submits))
+                await asyncio.gather(*(submit_row(RowSubmit.read(entry)) for entry in self.submits))
         except ApiframeError as error:  # the connection itself is unusable: nothing was sent
             for entry in self.submits:
                 settled[str(entry[0])] = error_event("", "error", str(error))
         submitted: BatchSubmitted = {"jobs": jobs, "settled": settled, "started_at": started_at}
         yield TriggerEvent(submitted)
 
-    async def _submit_chain(
-        self, client: Any, key: str, body: Mapping[str, Any], failure: JobFailed | None
-    ) -> str | JobFailed:
-        """The row's live (or finished) job id, walking past failed jobs; its final event if given up."""
-        for _ in range(self.max_jobs_per_row):
-            accepted = await client.submit(body, key)
-            if not accepted.status.is_unsuccessful:
-                return str(accepted.job_id)
-            key = successor_key(key, accepted.job_id)
+    async def _submit_chain(self, client: AsyncApiframeClient, row: RowSubmit) -> str | JobFailed:
+        """Return the row's live (or finished) job id, walking past failed jobs; its end event if given up."""
+        chain = KeyChain(row.key, self.max_jobs_per_row)
+        accepted = await client.submit(row.body, chain.key, path=self.path)
+        while chain.follow(accepted):
+            accepted = await client.submit(row.body, chain.key, path=self.path)
+        if not accepted.status.is_unsuccessful:
+            return str(accepted.job_id)
         status = accepted.status.value
+        failure = row.failure
         reason = failure["message"] if failure and failure["job_id"] == accepted.job_id else None
         return error_event(
             accepted.job_id,
@@ -181,6 +217,7 @@ class ApiframeBatchWaitTrigger(BaseTrigger):
         self.model = model
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Return the classpath and plain-JSON kwargs a triggerer rebuilds the trigger from."""
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
@@ -195,6 +232,7 @@ class ApiframeBatchWaitTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Watch every job through the process's status hub; yield each row's end event."""
         from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
 
         try:

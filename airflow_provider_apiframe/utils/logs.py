@@ -8,8 +8,11 @@ from typing import Any, Protocol
 class Log(Protocol):
     """The part of a logger the provider uses: Airflow hands hooks and triggers loggers of several types."""
 
-    def debug(self, msg: Any, /, *args: Any, **kwargs: Any) -> Any: ...
+    def debug(self, msg: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Log ``msg`` (%-formatted with ``args``) at debug level."""
 
-    def info(self, msg: Any, /, *args: Any, **kwargs: Any) -> Any: ...
+    def info(self, msg: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Log ``msg`` (%-formatted with ``args``) at info level."""
 
-    def warning(self, msg: Any, /, *args: Any, **kwargs: Any) -> Any: ...
+    def warning(self, msg: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Log ``msg`` (%-formatted with ``args``) at warning level."""

@@ -76,8 +76,10 @@ class PacePrediction:
 
 def pace_prediction(readings: Sequence[Reading]) -> PacePrediction | None:
     """
-    The end the readings' pace predicts: from the first reading of the highest progress, back to the
-    earliest reading with any progress (or to the job's creation); None without progress.
+    Predict a job's end from its readings' pace; None without progress.
+
+    The pace runs from the first reading of the highest progress back to the earliest reading with any
+    progress (or to the job's creation).
 
     Repeated readings of one value (a stall) leave the prediction where the value first showed, so a
     stalled job is not predicted to end sooner with every reading.
@@ -102,12 +104,13 @@ class _Smoothed:
     cumulative: list[float]
 
     def weight_between(self, low: float, high: float) -> float:
+        """Return the weight of the smoothed durations from ``low`` to ``high``."""
         return self.weight_before(bisect.bisect_right(self.ends, high)) - self.weight_before(
             bisect.bisect_left(self.ends, low)
         )
 
     def weight_before(self, index: int) -> float:
-        """The weight of the first ``index`` smoothed durations."""
+        """Return the weight of the first ``index`` smoothed durations."""
         return self.cumulative[index - 1] if index else 0.0
 
 
@@ -136,7 +139,7 @@ class ModelHistory:
             self._restore(history_file.load(model) or {})
 
     def record(self, duration: float, readings: Sequence[Reading] = ()) -> None:
-        """A finished job: its duration, and the (age, progress) readings seen while it ran."""
+        """Learn from a finished job: its duration, and the (age, progress) readings seen while it ran."""
         if not duration > 0 or not math.isfinite(duration):
             return
         learned = [(progress, math.log(age / duration)) for age, progress in readings if 0 < age < duration]
@@ -170,7 +173,7 @@ class ModelHistory:
         }
 
     def _restore(self, snapshot: dict[str, Any]) -> None:
-        """What an earlier process kept; anything malformed is left out, as if never learned."""
+        """Take up what an earlier process kept; anything malformed is left out, as if never learned."""
         if snapshot.get("version") != SNAPSHOT_VERSION:
             return
         try:
@@ -191,6 +194,7 @@ class ModelHistory:
 
     @property
     def known_durations(self) -> int:
+        """How many durations of finished jobs are known."""
         return len(self._durations)
 
     @property
@@ -241,7 +245,7 @@ class ModelHistory:
         return [(end, weight / total) for end, weight in estimate]
 
     def _fractions_near(self, progress: int) -> list[float]:
-        """The learned shares of life (log) of the readings nearest in progress, sorted."""
+        """Return the learned shares of life (log) of the readings nearest in progress, sorted."""
         near: list[float] = []
         with self._lock:
             for distance in itertools.count():
@@ -288,7 +292,7 @@ def _finite(values: Any) -> list[float]:
 
 
 def _first_of_each_progress(readings: Sequence[Reading]) -> list[Reading]:
-    """The reading where each progress value first showed: a repeat (a stall) adds only the job's age."""
+    """Keep the reading where each progress value first showed: a repeat (a stall) adds only the job's age."""
     seen: set[int] = set()
     first = []
     for reading in readings:
@@ -299,7 +303,7 @@ def _first_of_each_progress(readings: Sequence[Reading]) -> list[Reading]:
 
 
 def _share_near(sorted_logs: Sequence[float], centre: float) -> float:
-    """The share of ``sorted_logs`` within the fraction window of ``centre``."""
+    """Return the share of ``sorted_logs`` within the fraction window of ``centre``."""
     inside = bisect.bisect_right(sorted_logs, centre + FRACTION_WINDOW) - bisect.bisect_left(
         sorted_logs, centre - FRACTION_WINDOW
     )
@@ -307,7 +311,7 @@ def _share_near(sorted_logs: Sequence[float], centre: float) -> float:
 
 
 def _density(smoothed: _Smoothed | None, end: float) -> float:
-    """The weight of the model's smoothed durations within a few per cent of ``end`` (1 if unknown)."""
+    """Return the weight of the model's smoothed durations within a few per cent of ``end`` (1 if unknown)."""
     if smoothed is None:
         return 1.0
     return smoothed.weight_between(end * (1 - DENSITY_WINDOW), end * (1 + DENSITY_WINDOW))
@@ -322,7 +326,7 @@ def _smooth(durations: Sequence[float]) -> _Smoothed:
 
 
 def quantile(estimate: Sequence[tuple[float, float]], q: float) -> float:
-    """The end age below which a share ``q`` of the weighted estimate lies."""
+    """Return the end age below which a share ``q`` of the weighted estimate lies."""
     total = 0.0
     for value, weight in estimate:
         total += weight
@@ -337,8 +341,9 @@ _histories_lock = threading.Lock()
 
 def history_for(model: str | None) -> ModelHistory:
     """
-    The process-wide history of ``model``, from its history file on first use (jobs of unknown model
-    share one history, kept in memory only).
+    Return the process-wide history of ``model``, read from its history file on first use.
+
+    Jobs of unknown model share one history, kept in memory only.
     """
     with _histories_lock:
         if (key := model or "") not in _histories:
@@ -348,7 +353,7 @@ def history_for(model: str | None) -> ModelHistory:
 
 @atexit.register
 def save_all() -> None:
-    """What was learned since the last write, kept when the process ends."""
+    """Keep what was learned since the last write, when the process ends."""
     with _histories_lock:
         histories = list(_histories.values())
     for history in histories:

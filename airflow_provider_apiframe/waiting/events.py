@@ -1,7 +1,8 @@
 """
-What a wait ends with, as a trigger sends it to its operator: plain JSON objects (they pass through the
-trigger table and ``airflow.sdk.serde``), typed here so that mypy holds every producer and reader to one
-shape.
+What a wait ends with, as a trigger sends it to its operator.
+
+Plain JSON objects (they pass through the trigger table and ``airflow.sdk.serde``), typed here so that
+mypy holds every producer and reader to one shape.
 """
 
 from __future__ import annotations

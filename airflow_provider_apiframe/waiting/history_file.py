@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def history_dir() -> Path | None:
-    """The folder of the history files, or None where keeping them is turned off."""
+    """Return the folder of the history files, or None where keeping them is turned off."""
     configured = os.environ.get(HISTORY_DIR_ENV)
     if configured is not None:
         return Path(configured).expanduser() if configured.strip() else None
@@ -40,15 +40,18 @@ def history_dir() -> Path | None:
 
 
 def path_for(model: str) -> Path | None:
+    """Return the path of ``model``'s history file, or None where keeping them is turned off."""
     folder = history_dir()
     return None if folder is None else folder / file_name(model)
 
 
 def file_name(model: str) -> str:
     """
-    ``model``'s file name: the name itself where it is short and plain, otherwise its first characters
-    made plain and a digest of all of it (so that names too long for the file system, or that differ
-    only in characters a file name cannot hold, each get a file of their own).
+    Return ``model``'s file name: the name itself where it is short and plain, else a prefix and a digest.
+
+    Any other name keeps its first characters, made plain, and a digest of all of it, so that names too
+    long for the file system, or that differ only in characters a file name cannot hold, each get a file
+    of their own.
     """
     if _PLAIN_NAME.fullmatch(model):
         return f"{model}.json"
@@ -59,7 +62,7 @@ def file_name(model: str) -> str:
 
 
 def load(model: str) -> dict[str, Any] | None:
-    """What an earlier process wrote for ``model``; None if nothing (or nothing readable) is there."""
+    """Read what an earlier process wrote for ``model``; None if nothing (or nothing readable) is there."""
     path = path_for(model)
     if path is None:
         return None

@@ -27,12 +27,14 @@ LEARNED_KEPT = 4096
 
 @dataclass
 class Page:
+    """One page of jobs, and the cursor of the next if more follow."""
+
     jobs: list[Job]
     next_cursor: str | None
 
 
 def page_request(cursor: str | None = None, model: str | None = None) -> ApiRequest:
-    """The newest page (no cursor) or the one after ``cursor``, of ``model``'s jobs if given."""
+    """Ask for the newest page (no cursor) or the one after ``cursor``, of ``model``'s jobs if given."""
     query: dict[str, Any] = {"limit": PAGE_SIZE}
     if cursor:
         query["cursor"] = cursor
@@ -42,7 +44,7 @@ def page_request(cursor: str | None = None, model: str | None = None) -> ApiRequ
 
 
 def parse_page(body: Any) -> Page:
-    """The page's jobs; an item that is no readable job is left out, and the page logged once."""
+    """Read a page's jobs; an item that is no readable job is left out, and the page logged once."""
     if not isinstance(body, dict) or not isinstance(body.get("jobs"), list):
         raise ApiframeTransientError(f"GET /v2/jobs answered without a list of jobs: {shown(body)}")
     jobs = []
@@ -73,6 +75,7 @@ class DurationLearner:
         self._learned: OrderedDict[str, None] = OrderedDict()
 
     def learn(self, job: Job) -> None:
+        """Teach ``job``'s model history its duration, if it has one and was not taught it before."""
         if job.duration is None or job.id in self._learned:
             return
         self._learned[job.id] = None

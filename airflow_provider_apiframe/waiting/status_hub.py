@@ -53,6 +53,8 @@ Outcome = Job | ApiframeError
 
 @dataclass(eq=False)
 class Waiter:
+    """One wait for a job: when it wants news, and where the job was last seen."""
+
     job_id: str
     created_hint: float
     model: str | None
@@ -65,14 +67,17 @@ class Waiter:
 
     @property
     def waiting(self) -> bool:
+        """Whether the waiter is awaiting an answer now."""
         return self.future is not None and not self.future.done()
 
     def answer(self, outcome: Outcome) -> None:
+        """Answer the waiter's pending request, if it still awaits one."""
         if self.future is not None and not self.future.done():
             self.future.set_result(outcome)
 
     @property
     def oldest_possible(self) -> float:
+        """The earliest the job can have been created: the API's time if known, else the hint less slack."""
         return self.created_at if self.created_at is not None else self.created_hint - CLOCK_SLACK
 
 
@@ -84,7 +89,7 @@ class Subscription:
         self._waiter = waiter
 
     async def next(self, due: float) -> Outcome:
-        """The job as seen at or after ``due`` (epoch seconds), sooner if it ended; or the error."""
+        """Return the job as seen at or after ``due`` (epoch seconds), sooner if it ended; or the error."""
         loop = asyncio.get_running_loop()
         self._waiter.future = loop.create_future()
         self._waiter.due = due
@@ -133,9 +138,11 @@ class StatusHub:
             self._refilter()
 
     def wake(self) -> None:
+        """Make the hub's loop look at the waiters' due times again."""
         self._wakeup.set()
 
     async def close(self) -> None:
+        """Stop the hub's background task and close its HTTP session."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -144,6 +151,7 @@ class StatusHub:
         await self.transport.close()
 
     def all_waiters(self) -> list[Waiter]:
+        """Return the waiters of every job."""
         return [waiter for group in self.waiters.values() for waiter in group]
 
     # --- the loop -------------------------------------------------------------------------------
@@ -160,7 +168,7 @@ class StatusHub:
             await self._isolated(self._answer(ready, now), ready)
 
     def _page_of(self, waiter: Waiter) -> str | None:
-        """The page the waiter is answered with (and so at the page's pace); None where it is asked by id."""
+        """Return the page the waiter is answered with (so at its pace); None where it is asked by id."""
         return waiter.page if not waiter.unlisted and self._listing() else None
 
     def _pages_ready_at(self, waiting: list[Waiter]) -> dict[str, float]:
@@ -191,9 +199,11 @@ class StatusHub:
 
     def _listing(self) -> bool:
         """
-        Whether waiters are answered from pages: when several wait, and when one waits for a job of a
-        model whose durations are not known yet. A job waited for alone costs one request either way,
-        and a page of its model's jobs also teaches how long they take.
+        Whether waiters are answered from pages rather than asked about by id.
+
+        They are when several wait, and when one waits for a job of a model whose durations are not known
+        yet. A job waited for alone costs one request either way, and a page of its model's jobs also
+        teaches how long they take.
         """
         if not self.list_supported:
             return False
@@ -224,8 +234,10 @@ class StatusHub:
     @staticmethod
     async def _isolated(work: Awaitable[None], waiters: list[Waiter]) -> None:
         """
-        Do one request's share of a round (or the whole round); should it fail in a way no typed error
-        foresaw, only its own waiters hear of it, as a transient error, and the others' shares go on.
+        Do one request's share of a round (or the whole round), keeping a failure to its own waiters.
+
+        Should it fail in a way no typed error foresaw, only its own waiters hear of it, as a transient
+        error, and the others' shares go on.
         """
         try:
             await work
@@ -340,7 +352,7 @@ _hubs: dict[tuple[asyncio.AbstractEventLoop, ClientSettings], StatusHub] = {}
 
 @contextlib.asynccontextmanager
 async def shared_hub(settings: ClientSettings) -> AsyncIterator[StatusHub]:
-    """The hub of this event loop for these settings, made on first use and closed after the last."""
+    """Lend the hub of this event loop for these settings, made on first use and closed after the last."""
     key = (asyncio.get_running_loop(), settings)
     hub = _hubs.get(key)
     if hub is None:

@@ -104,11 +104,15 @@ class JobWatch:
         self._paced_end: float | None = None
 
     def first_delay(self, now: float) -> float:
-        """A fresh job is not worth asking about at once; a trigger resumed after a restart is."""
+        """
+        Return how long to wait before the first poll.
+
+        A fresh job is not worth asking about at once; a trigger resumed after a restart is.
+        """
         return max(0.0, min(self._next_delay(now), self.deadline - now))
 
     def after_poll(self, outcome: Job | ApiframeError, now: float) -> JobEvent | float:
-        """The event that ends the wait, or how many seconds to sleep before the next poll."""
+        """Return the event that ends the wait, or how many seconds to sleep before the next poll."""
         self.polls += 1
         if isinstance(outcome, ApiframeError):
             if not isinstance(outcome, ApiframeTransientError):
@@ -194,6 +198,7 @@ class JobWatch:
 
 
 def terminal_event(job: Job) -> JobEvent:
+    """Make the event of a job that has ended: a success only where it completed with images."""
     if job.status is JobStatus.COMPLETED:
         if not job.images:
             return error_event(job.id, "failed", f"Job {job.id} completed without any image URL.")
@@ -208,16 +213,17 @@ def terminal_event(job: Job) -> JobEvent:
 
 
 def error_event(job_id: str, reason: str, message: str) -> JobFailed:
+    """Make the event of a wait that ended without images; ``reason`` picks the error it raises."""
     return {"status": "error", "reason": reason, "job_id": job_id, "message": message}
 
 
 def result_from_event(event: JobEvent | None) -> list[str]:
-    """The image URLs of a success event; the typed error of any other."""
+    """Return the image URLs of a success event; raise the typed error of any other."""
     return list(succeeded(event)["images"])
 
 
 def succeeded(event: JobEvent | None) -> JobSucceeded:
-    """The event if the job succeeded; the typed error of any other end."""
+    """Return the event if the job succeeded; raise the typed error of any other end."""
     if not isinstance(event, dict) or "status" not in event:
         raise ApiframeError(f"The trigger sent an event this operator cannot read: {event!r}")
     if event["status"] == "success":

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def api_base_url(conn_id: str, host: str | None, schema: str | None, port: int | None, extra: Any) -> str:
     """
-    The API's base URL from a connection: its host, which may carry a scheme, a port and a path prefix.
+    Return the API's base URL from a connection: its host, which may carry a scheme, a port and a path prefix.
 
     Without a scheme it is ``https``: the key must not travel in clear text because a scheme was left
     out (the http provider's rule would fall back to ``http``). Plain ``http`` is accepted for this

@@ -29,6 +29,7 @@ def check_declared_length(headers: Mapping[str, str], max_bytes: int, what: str,
 
 
 def too_large(what: str, max_bytes: int, status: int) -> ApiframeResponseTooLargeError:
+    """Make the error for an answer over the cap, with the answer's HTTP status."""
     return ApiframeResponseTooLargeError(
         f"{what} answered with more than {max_bytes:,} bytes; stopped reading", http_status=status
     )
@@ -38,9 +39,10 @@ def sync_chunks(
     response: requests.Response, *, max_bytes: int, deadline: float, what: str
 ) -> Iterator[bytes]:
     """
-    The decoded body of a ``stream=True`` response, chunk by chunk, until ``max_bytes`` or the monotonic
-    ``deadline``. ``read1`` hands over whatever has arrived, so the deadline is checked between any two
-    packets, not only after a full chunk.
+    Yield the decoded body of a ``stream=True`` response, chunk by chunk, within the cap and deadline.
+
+    Reading stops with an error at ``max_bytes`` or the monotonic ``deadline``. ``read1`` hands over
+    whatever has arrived, so the deadline is checked between any two packets, not only after a full chunk.
     """
     import urllib3.exceptions
 
@@ -64,11 +66,16 @@ def sync_chunks(
 
 
 def sync_body(response: requests.Response, *, max_bytes: int, deadline: float, what: str) -> bytes:
+    """Read the whole body of a ``stream=True`` response within ``max_bytes`` and the ``deadline``."""
     return b"".join(sync_chunks(response, max_bytes=max_bytes, deadline=deadline, what=what))
 
 
 async def async_body(response: aiohttp.ClientResponse, *, max_bytes: int, what: str) -> bytes:
-    """The body of an aiohttp response, up to ``max_bytes``; the session's total timeout is the deadline."""
+    """
+    Read the body of an aiohttp response, up to ``max_bytes``.
+
+    The session's total timeout is the deadline.
+    """
     check_declared_length(response.headers, max_bytes, what, response.status)
     body = bytearray()
     async for chunk in response.content.iter_any():

@@ -16,6 +16,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_provider_apiframe.wire.jobs import SubmittedJob
+
 PREFIX = "airflow-apiframe-"
 
 
@@ -31,7 +33,7 @@ def task_instance_key(
     row: str | int | None = None,
 ) -> str:
     """
-    The key of one generation of a task instance; ``row`` names a batch's row (its id, or its index).
+    Return the key of one generation of a task instance; ``row`` names a batch's row (its id or index).
 
     A single generation's key has no row part, so keys made before batches existed still match.
     """
@@ -47,7 +49,32 @@ def one_off_key() -> str:
 
 
 def successor_key(key: str, failed_job_id: str) -> str:
+    """Derive the key of the next attempt after the job submitted with ``key`` ended FAILED or CANCELLED."""
     return _key(f"{key}|after|{failed_job_id}")
+
+
+class KeyChain:
+    """
+    Walk the keys of one request: its first key, then the successor of each job that ended unsuccessfully.
+
+    The hook (one job) and the batch trigger (a job per row) submit through it, so both resubmit alike: a
+    replay that hands back a FAILED or CANCELLED job moves to the successor key, at most ``most`` jobs.
+
+    :param key: The request's first idempotency key.
+    :param most: How many jobs the chain may take, its first included.
+    """
+
+    def __init__(self, key: str, most: int) -> None:
+        self.key = key
+        self._left = most - 1
+
+    def follow(self, accepted: SubmittedJob) -> bool:
+        """Say whether to submit again (under the new ``key``): the job failed and the chain has room."""
+        if not accepted.status.is_unsuccessful or self._left <= 0:
+            return False
+        self._left -= 1
+        self.key = successor_key(self.key, accepted.job_id)
+        return True
 
 
 def _key(material: str) -> str:

@@ -25,6 +25,8 @@ MAX_CREDIT_COST = 10**12
 
 
 class JobStatus(StrEnum):
+    """A job's status, as the API names it."""
+
     QUEUED = "QUEUED"
     PROCESSING = "PROCESSING"
     COMPLETED = "COMPLETED"
@@ -33,10 +35,12 @@ class JobStatus(StrEnum):
 
     @property
     def is_terminal(self) -> bool:
+        """Whether the job has ended: it will change no more."""
         return self in _TERMINAL
 
     @property
     def is_unsuccessful(self) -> bool:
+        """Whether the job ended without images: FAILED or CANCELLED."""
         return self in (JobStatus.FAILED, JobStatus.CANCELLED)
 
 
@@ -54,6 +58,8 @@ class SubmittedJob:
 
 @dataclass(frozen=True)
 class Job:
+    """A job as the API describes it, in the fields the provider reads."""
+
     id: str
     status: JobStatus
     model: str | None = None
@@ -75,6 +81,7 @@ class Job:
 
 
 def parse_submitted(body: Any) -> SubmittedJob:
+    """Parse the answer to a submit; an ``ApiframeUnexpectedResponseError`` if it names no job."""
     data = _mapping(body, "submit answer")
     return SubmittedJob(
         job_id=_job_id(data, "jobId", "id", what="submit answer"),
@@ -84,7 +91,7 @@ def parse_submitted(body: Any) -> SubmittedJob:
 
 def parse_job(body: Any) -> Job:
     """
-    The job an answer describes; an ``ApiframeUnexpectedResponseError`` if it has no id or status.
+    Parse the job an answer describes; an ``ApiframeUnexpectedResponseError`` if it has no id or status.
 
     Optional fields the contract types loosely are read as unknown (None) when they hold anything
     else, so that one garbled field costs its own value, never the job's status.
@@ -107,6 +114,8 @@ def parse_job(body: Any) -> Job:
 
 def parse_timestamp(value: Any) -> float | None:
     """
+    Parse a timestamp of the API into epoch seconds.
+
     ISO 8601 (the spec's date-time) or, defensively, epoch seconds or milliseconds; None when absent,
     unreadable, or outside what ``datetime`` can represent (so ``datetime.fromtimestamp`` of a
     result never fails).
@@ -138,6 +147,7 @@ def _representable(epoch: float) -> float | None:
 
 
 def parse_status(value: Any) -> JobStatus:
+    """Parse a job status in any case; an ``ApiframeUnexpectedResponseError`` if it is none we know."""
     status = _STATUSES.get(value.strip().upper()) if isinstance(value, str) else None
     if status is None:
         raise ApiframeUnexpectedResponseError(f"Unknown job status {shown(value)}")

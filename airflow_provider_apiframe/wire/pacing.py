@@ -1,6 +1,8 @@
 """
-Keeping a process under the API's request rate: a steady pace with a small burst, shared by every client
-of one host and key in the process, that slows down when the API answers 429 and recovers after.
+Keeping a process under the API's request rate: a steady pace with a small burst.
+
+The pace is shared by every client of one host and key in the process; it slows down when the API
+answers 429 and recovers after.
 
 apiframe counts submits, polls and list requests alike against one budget per key (500 a minute,
 *assumed*, a connection setting). A sliding-window budget lets a whole minute's requests through in a
@@ -25,7 +27,7 @@ RECOVERY_STEP = 0.75
 
 
 def default_burst(limit_per_minute: int) -> int:
-    """A few requests may go at once (a trigger's first poll, a submit); a small share of the budget."""
+    """Return how many requests may go at once: a few (a trigger's first poll, a submit), a small share."""
     return max(1, min(10, limit_per_minute // 20))
 
 
@@ -75,7 +77,7 @@ class Pacer:
             return send_at - now
 
     def rate_limited(self, now: float, retry_after: float | None, sent_at: float) -> None:
-        """The API answered 429 to a send made at ``sent_at``: halve the pace and hold sends as it asked."""
+        """Halve the pace and hold sends as the API asked: it answered 429 to a send made at ``sent_at``."""
         with self._lock:
             # 429s to sends booked before the last slowdown say nothing new about the slower pace.
             if sent_at > self._slowed_at:
@@ -86,6 +88,7 @@ class Pacer:
 
     @property
     def rate_per_minute(self) -> float:
+        """The current pace, in sends a minute."""
         return 60.0 / self.interval
 
     def _recover(self, now: float) -> None:
@@ -111,10 +114,11 @@ class Budget(Protocol):
     # Whether booking talks to another process (and so must not run on an event loop's thread).
     blocking: bool
 
-    def book(self) -> Booking: ...
+    def book(self) -> Booking:
+        """Book the next send."""
 
     def refused(self, retry_after: float | None, booking: Booking) -> None:
-        """The API answered the booked send with 429."""
+        """Slow down because the API answered the booked send with 429."""
 
 
 class LocalBudget:
@@ -126,9 +130,11 @@ class LocalBudget:
         self.pacer = pacer
 
     def book(self) -> Booking:
+        """Book the next send on this process's pace."""
         now = time.monotonic()
         wait = self.pacer.reserve(now)
         return Booking(wait, now + wait)
 
     def refused(self, retry_after: float | None, booking: Booking) -> None:
+        """Slow this process's pace down after a 429 to the booked send."""
         self.pacer.rate_limited(time.monotonic(), retry_after, booking.send_at)

@@ -56,6 +56,8 @@ class RedisBudget:
         self._lock = threading.Lock()
 
     def book(self) -> Booking:
+        """Book the next send on the shared pace; on this process's own while Redis cannot be reached."""
+
         def reserve(pacer: Pacer, now: float) -> Booking:
             wait = pacer.reserve(now)
             return Booking(wait, now + wait)
@@ -64,6 +66,8 @@ class RedisBudget:
         return booked if booked is not None else self.fallback.book()
 
     def refused(self, retry_after: float | None, booking: Booking) -> None:
+        """Slow the shared pace down after a 429; this process's own while Redis cannot be reached."""
+
         def slow_down(pacer: Pacer, now: float) -> bool:
             pacer.rate_limited(now, retry_after, booking.send_at)
             return True

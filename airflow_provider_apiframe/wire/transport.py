@@ -82,6 +82,7 @@ class ClientSettings:
     def from_connection_extra(
         cls, base_url: str, api_key: str, extra: Mapping[str, Any], conn_id: str = ""
     ) -> ClientSettings:
+        """Build the settings from a connection's extra; a bad value is an ``ApiframeConfigurationError``."""
         # An emptied form field is stored as null (Airflow 3) or blank text (Airflow 2): the default.
         extra = {
             k: v for k, v in extra.items() if v is not None and not (isinstance(v, str) and not v.strip())
@@ -122,6 +123,7 @@ class ClientSettings:
         )
 
     def budget(self) -> Budget | None:
+        """Return the budget that paces this key's requests; None where pacing is turned off."""
         if not self.rate_limit_per_minute:
             return None
         return budget_for(
@@ -131,6 +133,8 @@ class ClientSettings:
 
 @dataclass(frozen=True)
 class ApiRequest:
+    """One request to the API: its method, its path under the base URL, a JSON body and an idempotency key."""
+
     method: str
     path: str
     body: Mapping[str, Any] | None = None
@@ -149,9 +153,11 @@ class ApiRequest:
         return self.method == "GET" or self.idempotency_key is not None
 
     def describe(self) -> str:
+        """Name the request in messages: its method and path."""
         return f"{self.method} {self.path}"
 
     def url(self, settings: ClientSettings) -> str:
+        """Return the request's URL under the configured base URL."""
         return settings.base_url + self.path
 
 
@@ -162,12 +168,15 @@ def job_request(job_id: str) -> ApiRequest:
 
 @dataclass(frozen=True)
 class RawResponse:
+    """An answer as it came off the wire, before it is interpreted."""
+
     status: int
     headers: Mapping[str, str]
     body: bytes
 
 
 def build_headers(settings: ClientSettings, request: ApiRequest) -> dict[str, str]:
+    """Return the request's HTTP headers; the API key only on an authenticated request."""
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     if request.authenticated:
         headers["X-API-Key"] = settings.api_key
@@ -179,6 +188,7 @@ def build_headers(settings: ClientSettings, request: ApiRequest) -> dict[str, st
 
 
 def encode_body(request: ApiRequest) -> bytes | None:
+    """Encode the request's body as JSON; an ``ApiframeValidationError`` if it cannot be."""
     if request.body is None:
         return None
     try:
@@ -191,7 +201,7 @@ def encode_body(request: ApiRequest) -> bytes | None:
 
 
 def interpret(settings: ClientSettings, request: ApiRequest, response: RawResponse) -> Any:
-    """The decoded JSON of a 2xx answer; anything else becomes the matching typed error."""
+    """Return the decoded JSON of a 2xx answer; anything else becomes the matching typed error."""
     if 200 <= response.status < 300:
         try:
             return json.loads(response.body)
@@ -210,6 +220,7 @@ def interpret(settings: ClientSettings, request: ApiRequest, response: RawRespon
 def error_from_response(
     settings: ClientSettings, request: ApiRequest, response: RawResponse
 ) -> ApiframeError:
+    """Turn an answer that is not 2xx into the typed error its status and body call for."""
     status = response.status
     if 300 <= status < 400:
         return redirect_error(settings, request, response)
@@ -251,6 +262,7 @@ def error_from_response(
 
 
 def redirect_error(settings: ClientSettings, request: ApiRequest, response: RawResponse) -> ApiframeError:
+    """Make the error for a redirect answer, naming where it pointed with the key redacted."""
     location = next((v for k, v in response.headers.items() if k.lower() == "location"), "")
     location = _redact(location[:BODY_EXCERPT], settings)
     return ApiframeRedirectError(
@@ -263,6 +275,7 @@ def redirect_error(settings: ClientSettings, request: ApiRequest, response: RawR
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Read ``Retry-After`` (seconds or an HTTP date) as seconds to wait; None if absent or unreadable."""
     value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     if value is None:
         return None
@@ -280,8 +293,9 @@ def retry_delay(
     settings: ClientSettings, request: ApiRequest, error: ApiframeError, attempt: int, elapsed: float
 ) -> float | None:
     """
-    Seconds to wait before resending after ``error`` on try number ``attempt`` (0-based), ``elapsed``
-    seconds after the first try; None when the request must give up.
+    Return the seconds to wait before resending after ``error``; None when the request must give up.
+
+    ``attempt`` is the try number (0-based) and ``elapsed`` the seconds since the first try.
     """
     if settings.max_retries is not None and attempt >= settings.max_retries:
         return None
@@ -298,12 +312,14 @@ def retry_delay(
 
 
 def backoff(attempt: int) -> float:
+    """Return a full-jitter delay for try number ``attempt``, capped at ``BACKOFF_CAP``."""
     return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
 
 
 def transport_failure(
     settings: ClientSettings, request: ApiRequest, err: BaseException
 ) -> ApiframeTransientError:
+    """Turn a failure to send a request or to read its answer into a transient error, without the key."""
     kind = "timed out" if isinstance(err, TimeoutError) or "Timeout" in type(err).__name__ else "failed"
     return ApiframeTransientError(
         _redact(f"{request.describe()} to {settings.base_url} {kind}: {type(err).__name__}: {err}", settings)
@@ -320,6 +336,7 @@ class Attempts:
         self.started = time.monotonic()
 
     def delay_after(self, error: ApiframeError) -> float | None:
+        """Count a resend after ``error`` and return how long to wait for it; None to give up."""
         delay = retry_delay(self.settings, self.request, error, self.count, time.monotonic() - self.started)
         if delay is not None:
             log.warning("%s; retry %d in %.2f s", error, self.count + 1, delay)
@@ -349,6 +366,7 @@ class SyncTransport:
         self.budget = settings.budget()
 
     def send(self, request: ApiRequest) -> Any:
+        """Send the request, resending it as the retry policy allows; return the decoded JSON answer."""
         attempts = Attempts(self.settings, request)
         while True:
             try:
@@ -396,6 +414,7 @@ class AsyncTransport:
         self._session: aiohttp.ClientSession | None = None
 
     async def send(self, request: ApiRequest) -> Any:
+        """Send the request, resending it as the retry policy allows; return the decoded JSON answer."""
         attempts = Attempts(self.settings, request)
         while True:
             try:
@@ -407,6 +426,7 @@ class AsyncTransport:
                 await asyncio.sleep(delay)
 
     async def close(self) -> None:
+        """Close the session, if one was opened; the next request opens a new one."""
         if self._session is not None:
             await self._session.close()
             self._session = None

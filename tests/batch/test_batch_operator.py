@@ -8,12 +8,13 @@ import asyncio
 import pytest
 from airflow.providers.common.compat.sdk import TaskDeferred
 
+from airflow_provider_apiframe.batch.state import STATE_KEY
 from airflow_provider_apiframe.exceptions import (
     ApiframeBatchFailedError,
     ApiframeInsufficientCreditsError,
     ApiframeValidationError,
 )
-from airflow_provider_apiframe.operators.batch import STATE_KEY, ImagenBatchGenerateOperator
+from airflow_provider_apiframe.operators.batch import ImagenBatchGenerateOperator
 from airflow_provider_apiframe.triggers.batch import ApiframeBatchSubmitTrigger, ApiframeBatchWaitTrigger
 from tests.conftest import TEST_KEY, connection_uri
 from tests.operators.test_imagen import StateStore, TaskInstance, first_event

@@ -66,6 +66,19 @@ def test_literal_bad_values_fail_when_the_dag_is_parsed(kwargs, path, needle):
     assert str(info.value).startswith("Task 'generate': ") and f"({named}: " in str(info.value)
 
 
+@pytest.mark.parametrize("face", ["single", "batch"])
+def test_both_imagen_faces_refuse_a_model_that_is_not_imagen(face):
+    from airflow_provider_apiframe.operators.batch import ImagenBatchGenerateOperator
+
+    with pytest.raises(ApiframeValidationError) as info:
+        if face == "single":
+            operator(model="flux-1.1-pro")
+        else:
+            ImagenBatchGenerateOperator(task_id="generate", prompts=["koi"], model="flux-1.1-pro")
+    assert "Not an Imagen model" in str(info.value)
+    assert "imagen-4" in info.value.details["model"][0] and "flux-1.1-pro" in info.value.details["model"][0]
+
+
 def test_templated_values_are_checked_once_rendered(apiframe_conn):
     op = operator(aspect_ratio="{{ params.ratio }}")
     op.aspect_ratio = "2:1"  # what rendering produced

@@ -1,0 +1,281 @@
+"""
+The job core every apiframe operator stands on.
+
+One job per task (``ApiframeJobOperator``), and what a batch shares with it (``ApiframeJobTaskMixin``).
+
+An operator face names its arguments and says which ``Operation`` it runs and how its arguments make a
+``JobRequest``; everything else lives here once: the hook, checks at parse and run time, the idempotent
+submit, deferral, resumption after a restart, the result, ``store_to``, lineage and the extra link.
+
+DAG files import this module on every parse, so it imports neither ``requests``, ``aiohttp`` nor the http
+provider: the hook and the trigger are imported where a task runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin
+
+from airflow_provider_apiframe.catalogue.operations import JobRequest, Operation, options_of
+from airflow_provider_apiframe.lineage import generation_lineage
+from airflow_provider_apiframe.links import finished, link_pending
+from airflow_provider_apiframe.operators.arguments import (
+    DEFER_TIMEOUT_GRACE,
+    errors_named_for,
+    is_literal,
+    positive_seconds,
+)
+from airflow_provider_apiframe.waiting.events import JobEvent
+from airflow_provider_apiframe.waiting.watch import terminal_event
+from airflow_provider_apiframe.wire.idempotency import task_instance_key
+from airflow_provider_apiframe.wire.jobs import JobStatus
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
+    from airflow_provider_apiframe.storage.image_store import ImageToStore
+    from airflow_provider_apiframe.utils.logs import Log
+
+CREDIT_COST_XCOM = "credit_cost"
+
+
+class ApiframeHookMixin:
+    """Give a task the hook of its ``apiframe_conn_id``, made on first use (never while a DAG is parsed)."""
+
+    apiframe_conn_id: str
+
+    @cached_property
+    def hook(self) -> ApiframeHook:
+        """Return the hook of the task's connection."""
+        from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
+
+        return ApiframeHook(apiframe_conn_id=self.apiframe_conn_id)
+
+
+class ApiframeJobTaskMixin(ApiframeHookMixin):
+    """
+    Hold what a task that submits jobs shares, whether one job or a batch of them.
+
+    It knows its ``operation``, makes each job's idempotency key from the task instance and the request,
+    copies outputs to ``store_to`` and reports lineage from what the task made and stored.
+    """
+
+    operation: ClassVar[Operation]
+    model: str
+    store_to: str | None
+    store_conn_id: str | None
+
+    def _outputs_init(self, store_to: str | None, store_conn_id: str | None) -> None:
+        self.store_to = store_to
+        self.store_conn_id = store_conn_id
+        # What the task produced and stored, for lineage; the try that ends the task fills them.
+        self._images: list[str] = []
+        self._stored: list[str] = []
+
+    def task_key(self, context: Context, request: JobRequest, row: str | int | None = None) -> str:
+        """Return the idempotency key of one job of this task instance (``row`` names a batch's row)."""
+        ti = context["ti"]
+        return task_instance_key(
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            task_id=ti.task_id,
+            map_index=ti.map_index if ti.map_index is not None else -1,
+            model=request.model,
+            prompt=request.prompt,
+            params=options_of(request),
+            row=row,
+        )
+
+    def keep(self, log: Log, images: Sequence[ImageToStore], destination: str) -> dict[str, str]:
+        """Copy the task's outputs into the data set at ``destination``; return each URL's stored path."""
+        from airflow_provider_apiframe.storage.image_store import keep_images
+
+        stored = keep_images(images, destination, self.store_conn_id, log)
+        self._stored = list(stored.values())
+        return stored
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        """Report the model read and the CDN folders (and data set) written, when OpenLineage is installed."""
+        api_url = self.hook.settings.base_url
+        return generation_lineage(api_url, self.model, [*self._images, *self._stored])
+
+
+class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator):
+    """
+    Run one job of an apiframe operation and return its output URLs: the base of every job operator face.
+
+    A face sets ``operation`` and turns its arguments into a ``JobRequest`` (``job_request``); its
+    ``__init__`` calls ``check_literals()`` last, so a typo in a literal argument fails the DAG's import.
+    The task submits under an idempotency key made from the task instance and the request, so a retried
+    try gets back the job it already paid for; it pushes the job id to XCom under ``job_id``, then (by
+    default) defers to ``ApiframeJobTrigger``. On Airflow 3.3+ the job id is also kept in the task state
+    store (``ResumableJobMixin``): a retry reconnects to a running job, or takes a finished one's outputs,
+    without sending a submit at all, and only a FAILED or CANCELLED job is replaced.
+
+    :param model: The model. Templated in the faces.
+    :param apiframe_conn_id: The Airflow connection holding the API key.
+    :param deferrable: Wait on the triggerer (default) rather than in the worker.
+    :param poll_interval: Longest wait between two status polls, in seconds.
+    :param timeout: Seconds (or a timedelta) the job may take from submit to end before the task fails.
+    :param store_to: A data set folder on any object storage to copy the outputs to; the task then
+        returns the stored paths.
+    :param store_conn_id: The Airflow connection with the storage's credentials, if it needs one.
+    """
+
+    # Renaming this breaks the reconnection of tries already under way: their id is stored under it.
+    external_id_key = "apiframe_job_id"
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        apiframe_conn_id: str = "apiframe_default",
+        deferrable: bool = True,
+        poll_interval: float = 5.0,
+        timeout: float | timedelta = 600.0,
+        store_to: str | None = None,
+        store_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._outputs_init(store_to, store_conn_id)
+        self.model = model
+        self.apiframe_conn_id = apiframe_conn_id
+        self.deferrable = deferrable
+        self.poll_interval = positive_seconds(self.task_id, "poll_interval", poll_interval)
+        self.timeout = positive_seconds(self.task_id, "timeout", timeout)
+        self._finished: dict[str, list[str]] = {}
+
+    def job_request(self) -> JobRequest:
+        """Return what the job is asked for, from the task's (rendered) arguments."""
+        raise NotImplementedError(f"{type(self).__name__} must say what its job is asked for")
+
+    def argument_for(self, path: str) -> str:
+        """Name the argument, as a DAG writes it, that holds the API's field ``path``."""
+        return self.operation.argument_for(path)
+
+    def check_literals(self) -> None:
+        """Check the arguments known at parse time; templated ones wait until the task renders them."""
+        with errors_named_for(self.task_id, self.argument_for):
+            self._check(only_literals=True)
+
+    def _check(self, *, only_literals: bool = False) -> None:
+        request = self.job_request()
+        if only_literals and not is_literal(request.model):
+            return
+        model = self.operation.model(request.model)
+        if not only_literals or is_literal(request.prompt):
+            model.check_prompt(request.prompt)
+        options = request.options
+        if only_literals and isinstance(options, Mapping):
+            model.check_params(options, only={k: v for k, v in options.items() if is_literal(v)})
+        elif not only_literals or is_literal(options):
+            model.check_params(options)
+
+    def execute(self, context: Context) -> list[str]:
+        """Check the rendered arguments, then submit (or reconnect to this task's job) and wait."""
+        link_pending(context)
+        with errors_named_for(self.task_id, self.argument_for):
+            self.prepare(context)
+            self._check()
+        return self.execute_resumable(context)  # type: ignore[no-any-return]
+
+    def prepare(self, context: Context) -> None:
+        """Settle what is known only when the task runs, before its arguments are checked: nothing here."""
+
+    def submit_job(self, context: Context) -> str:
+        """Submit the job under the task instance's idempotency key; push its id to XCom."""
+        request = self.job_request()
+        key = self.task_key(context, request)
+        job_id = self.hook.submit_job(self.operation, request, idempotency_key=key)
+        self.log.info("apiframe job %s submitted (%s, %s)", job_id, request.model, options_of(request))
+        context["ti"].xcom_push(key="job_id", value=job_id)
+        return job_id
+
+    def get_job_status(self, external_id: Any, context: Context) -> str:
+        """Read the job's status from the API."""
+        return self.hook.get_job(str(external_id)).status.value
+
+    def is_job_active(self, status: str) -> bool:
+        """Say whether a job in ``status`` may still end with outputs."""
+        return not JobStatus(status).is_terminal
+
+    def is_job_succeeded(self, status: str) -> bool:
+        """Say whether a job in ``status`` has completed."""
+        return JobStatus(status) is JobStatus.COMPLETED
+
+    # The mixin returns this method's value as the task's result when it reconnects to a running job,
+    # so the blocking path returns the output URLs rather than None.
+    def poll_until_complete(self, external_id: Any, context: Context) -> list[str]:  # type: ignore[override]
+        """Defer to the trigger (default), or wait here; return the output URLs when waiting here."""
+        job_id = str(external_id)
+        model = self.job_request().model
+        # Measured from now, also for a job a previous try submitted: the timeout is per try.
+        started = time.time()
+        deadline = started + self.timeout
+        if self.deferrable:
+            from airflow_provider_apiframe.triggers.apiframe import ApiframeJobTrigger
+
+            self.defer(
+                trigger=ApiframeJobTrigger(
+                    job_id=job_id,
+                    apiframe_conn_id=self.apiframe_conn_id,
+                    poll_interval=self.poll_interval,
+                    deadline=deadline,
+                    submitted_at=started,
+                    model=model,
+                ),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.timeout + DEFER_TIMEOUT_GRACE),
+            )
+        event = self.hook.wait_for_job(
+            job_id, poll_interval=self.poll_interval, deadline=deadline, submitted_at=started, model=model
+        )
+        self._finished[job_id] = self.execute_complete(context, event)
+        return self._finished[job_id]
+
+    def get_job_result(self, external_id: Any, context: Context) -> list[str]:
+        """Return the outputs of a job an earlier try left finished."""
+        job_id = str(external_id)
+        if job_id not in self._finished:
+            self._finished[job_id] = self._result(context, terminal_event(self.hook.get_job(job_id)))
+        return self._finished[job_id]
+
+    def execute_complete(self, context: Context, event: JobEvent | None = None) -> list[str]:
+        """Turn the trigger's end event into the task's result, or its typed error."""
+        return self._result(context, event)
+
+    def _result(self, context: Context, event: JobEvent | None) -> list[str]:
+        done = finished(context, event, self.log)
+        self._images = list(done["images"])
+        # What the job cost, for a downstream task that adds up a run's spend without reading manifests.
+        context["ti"].xcom_push(key=CREDIT_COST_XCOM, value=done["credit_cost"])
+        if not self.store_to:
+            return self._images
+        from airflow_provider_apiframe.storage.image_store import ImageToStore
+
+        request = self.job_request()
+        stored = self.keep(
+            self.log,
+            [
+                ImageToStore(
+                    url=url,
+                    job_id=done["job_id"],
+                    number=number,
+                    model=request.model,
+                    prompt=request.prompt or "",
+                    options=options_of(request),
+                    credits=done["credit_cost"],
+                )
+                for number, url in enumerate(self._images, start=1)
+            ],
+            self.store_to,
+        )
+        return [stored[url] for url in self._images]

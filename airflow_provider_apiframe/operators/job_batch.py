@@ -1,0 +1,272 @@
+"""
+The batch core: many jobs of one operation in one task, up to 10,000 rows, each paid once.
+
+A face names its arguments and says which rows it reads (``batch_input``); submitting on the triggerer,
+waiting through the status hub, resubmitting failed rows, recording jobs across tries, the results, the
+credit check, ``store_to`` and lineage live here once.
+
+DAG files import this module on every parse, so it loads neither ``requests``, ``aiohttp`` nor the http
+provider: the hook and the triggers are imported where the task runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseOperator
+
+from airflow_provider_apiframe.batch.rows import Row, read_rows, short_digest
+from airflow_provider_apiframe.batch.state import BatchState, record_jobs, recorded_jobs, result_row
+from airflow_provider_apiframe.catalogue.operations import JobRequest
+from airflow_provider_apiframe.exceptions import ApiframeBatchFailedError
+from airflow_provider_apiframe.links import link_pending, remember_image
+from airflow_provider_apiframe.operators.arguments import (
+    DEFER_TIMEOUT_GRACE,
+    errors_named_for,
+    is_literal,
+    positive_seconds,
+)
+from airflow_provider_apiframe.operators.job import ApiframeJobTaskMixin
+from airflow_provider_apiframe.waiting.events import BatchSubmitted, BatchWaited, JobEvent, JobFailed
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+FAILED_ROWS_NAMED = 10
+
+
+class ApiframeBatchOperator(ApiframeJobTaskMixin, BaseOperator):
+    """
+    Run one job per row of an operation and return one result per row: the base of every batch face.
+
+    A face sets ``operation``, reads its rows and default options in ``batch_input`` and calls
+    ``check_literals()`` last in its ``__init__``. See ``ApiframeBatchGenerateOperator`` for what a
+    batch does and returns.
+
+    :param model: The model of every row.
+    :param apiframe_conn_id: The Airflow connection holding the API key.
+    :param poll_interval: Longest wait between two status polls of one job, in seconds.
+    :param timeout: Seconds (or a timedelta) the jobs may take after the last submit before their rows
+        end with ``TIMEOUT``.
+    :param max_resubmissions: How many times a row whose job failed is submitted again (default 2).
+    :param accept_partial: Succeed with the rows that have outputs even if others have none.
+    :param store_to: A data set folder on any object storage to copy every row's outputs to.
+    :param store_conn_id: The Airflow connection with the storage's credentials, if it needs one.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        apiframe_conn_id: str = "apiframe_default",
+        poll_interval: float = 5.0,
+        timeout: float | timedelta = 600.0,
+        max_resubmissions: int = 2,
+        accept_partial: bool = False,
+        store_to: str | None = None,
+        store_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._outputs_init(store_to, store_conn_id)
+        self.model = model
+        self.apiframe_conn_id = apiframe_conn_id
+        self.poll_interval = positive_seconds(self.task_id, "poll_interval", poll_interval)
+        self.timeout = positive_seconds(self.task_id, "timeout", timeout)
+        if (
+            isinstance(max_resubmissions, bool)
+            or not isinstance(max_resubmissions, int)
+            or max_resubmissions < 0
+        ):
+            raise ValueError(
+                f"{self.task_id}: max_resubmissions must be an integer >= 0, got {max_resubmissions!r}"
+            )
+        self.max_resubmissions = max_resubmissions
+        self.accept_partial = accept_partial
+
+    def batch_input(self) -> tuple[Any, Any]:
+        """Return the rows as the DAG gave them and the options every row starts from."""
+        raise NotImplementedError(f"{type(self).__name__} must say which rows it reads")
+
+    def check_literals(self) -> None:
+        """Check a batch known at parse time, so a typo fails the DAG's import; a templated one on run."""
+        rows, defaults = self.batch_input()
+        if is_literal(self.model) and is_literal(rows) and is_literal(defaults):
+            self._rows()
+
+    def _rows(self) -> list[Row]:
+        rows, defaults = self.batch_input()
+        with errors_named_for(self.task_id):
+            return read_rows(rows, self.operation.model(self.model), defaults)
+
+    def _keys(self, context: Context, rows: list[Row]) -> list[str]:
+        return [
+            self.task_key(context, JobRequest(self.model, row.options, row.prompt), row=row.identity)
+            for row in rows
+        ]
+
+    def execute(self, context: Context) -> list[dict[str, Any]] | None:
+        """Check every row, then submit the rows that have no job yet (on the triggerer) and wait."""
+        link_pending(context)
+        rows = self._rows()
+        keys = self._keys(context, rows)
+        recorded = recorded_jobs(context)
+        jobs = {
+            str(row.index): recorded[short_digest(keys[row.index])]
+            for row in rows
+            if short_digest(keys[row.index]) in recorded
+        }
+        to_submit = [row for row in rows if str(row.index) not in jobs]
+        if jobs:
+            self.log.info("%d of %d rows already have a job from an earlier try", len(jobs), len(rows))
+        if to_submit:
+            balance = self.hook.ensure_credits(self.model, len(to_submit), self.operation)
+            self.log.info(
+                "Submitting %d rows of %s; the team has %d credits", len(to_submit), self.model, balance
+            )
+        return self._submit(context, rows, to_submit, BatchState(jobs=jobs))
+
+    def _submit(
+        self, context: Context, rows: list[Row], to_submit: list[Row], state: BatchState
+    ) -> list[dict[str, Any]] | None:
+        if not to_submit:
+            return self._wait(context, rows, state)
+        from airflow_provider_apiframe.triggers.batch import ApiframeBatchSubmitTrigger, RowSubmit
+
+        keys = self._keys(context, rows)
+        limit = self.hook.settings.rate_limit_per_minute or 6000
+        self.defer(
+            trigger=ApiframeBatchSubmitTrigger(
+                apiframe_conn_id=self.apiframe_conn_id,
+                submits=[
+                    RowSubmit(
+                        row=row.index,
+                        key=keys[row.index],
+                        body=self.operation.request_body(JobRequest(self.model, row.options, row.prompt)),
+                        failure=state.failures.get(row.index),
+                    ).stored()
+                    for row in to_submit
+                ],
+                jobs=state.jobs,
+                settled=state.settled,
+                max_jobs_per_row=self.max_resubmissions + 1,
+                started_at=state.started_at,
+                path=self.operation.path,
+            ),
+            method_name="after_submit",
+            # Room for every submit at the budget's pace twice over, and each riding out a storm.
+            timeout=timedelta(
+                seconds=2 * 60.0 * len(to_submit) * (self.max_resubmissions + 1) / limit
+                + self.hook.settings.retry_timeout
+                + DEFER_TIMEOUT_GRACE
+            ),
+        )
+        return None
+
+    def after_submit(self, context: Context, event: BatchSubmitted) -> list[dict[str, Any]] | None:
+        """Record the rows' jobs (Airflow 3.3+), then wait for them."""
+        rows = self._rows()
+        keys = self._keys(context, rows)
+        jobs = event["jobs"]
+        record_jobs(context, {short_digest(keys[int(index)]): job_id for index, job_id in jobs.items()})
+        self.log.info("%d rows submitted; waiting for their jobs", len(jobs))
+        state = BatchState(jobs=jobs, settled=event["settled"], started_at=event["started_at"])
+        return self._wait(context, rows, state)
+
+    def _wait(self, context: Context, rows: list[Row], state: BatchState) -> list[dict[str, Any]] | None:
+        if not state.jobs:
+            return self._finish(context, rows, state.settled)
+        from airflow_provider_apiframe.triggers.batch import ApiframeBatchWaitTrigger
+
+        self.defer(
+            trigger=ApiframeBatchWaitTrigger(
+                apiframe_conn_id=self.apiframe_conn_id,
+                jobs=state.jobs,
+                settled=state.settled,
+                poll_interval=self.poll_interval,
+                deadline=time.time() + self.timeout,
+                started_at=state.started_at if state.started_at is not None else time.time(),
+                model=self.operation.model(self.model).id,
+            ),
+            method_name="after_wait",
+            timeout=timedelta(seconds=self.timeout + DEFER_TIMEOUT_GRACE),
+        )
+        return None
+
+    def after_wait(self, context: Context, event: BatchWaited) -> list[dict[str, Any]] | None:
+        """Submit again the rows whose job failed; finish the batch once none is left."""
+        rows = self._rows()
+        settled = dict(event["settled"])
+        again: list[Row] = []
+        failures: dict[int, JobFailed] = {}
+        for index, outcome in event["results"].items():
+            if outcome["status"] == "error" and outcome["reason"] in ("failed", "cancelled"):
+                again.append(rows[int(index)])
+                failures[int(index)] = outcome
+            else:
+                settled[index] = outcome
+        if again:
+            # Each is submitted under its first key again: the API hands back the failed job, whose
+            # successor key is then used, so a row never pays twice for one attempt.
+            self.log.info("%d rows' jobs failed; submitting them again", len(again))
+            state = BatchState(settled=settled, started_at=event["started_at"], failures=failures)
+            return self._submit(context, rows, again, state)
+        return self._finish(context, rows, settled)
+
+    def _finish(
+        self, context: Context, rows: list[Row], settled: Mapping[str, JobEvent]
+    ) -> list[dict[str, Any]]:
+        results = [result_row(row, settled.get(str(row.index))) for row in rows]
+        self._images = [image for result in results for image in result["images"]]
+        remember_image(context, self._images[:1])
+        if self.store_to:
+            self._keep_rows(rows, results, self.store_to)
+        failed = [row for row, result in zip(rows, results, strict=True) if not result["images"]]
+        credits = sum(result["credit_cost"] or 0 for result in results)
+        self.log.info(
+            "Batch of %d rows ended: %d with images, %d without, %d credits",
+            len(rows),
+            len(rows) - len(failed),
+            len(failed),
+            credits,
+        )
+        if failed and not self.accept_partial:
+            named = "; ".join(
+                f"{row.label}: {results[row.index]['error']}" for row in failed[:FAILED_ROWS_NAMED]
+            )
+            more = f"; and {len(failed) - FAILED_ROWS_NAMED} more" if len(failed) > FAILED_ROWS_NAMED else ""
+            raise ApiframeBatchFailedError(
+                f"{len(failed)} of {len(rows)} rows have no image (set accept_partial=True to keep the "
+                f"others anyway): {named}{more}",
+                failed_rows=[row.index for row in failed],
+                total_rows=len(rows),
+            )
+        return results
+
+    def _keep_rows(self, rows: list[Row], results: list[dict[str, Any]], destination: str) -> None:
+        """Copy every row's outputs into the data set; each result row gets its stored ``paths``."""
+        from airflow_provider_apiframe.storage.image_store import ImageToStore
+
+        stored = self.keep(
+            self.log,
+            [
+                ImageToStore(
+                    url=url,
+                    job_id=result["job_id"],
+                    number=number,
+                    model=self.model,
+                    prompt=row.prompt,
+                    options=row.options,
+                    credits=result["credit_cost"],
+                    row_id=row.id,
+                )
+                for row, result in zip(rows, results, strict=True)
+                for number, url in enumerate(result["images"], start=1)
+            ],
+            destination,
+        )
+        for result in results:
+            result["paths"] = [stored[url] for url in result["images"]]
