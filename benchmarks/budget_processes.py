@@ -2,7 +2,7 @@
 The processes of a shared-budget run: a throwaway redis-server to keep a key's pace in (``redis_server``),
 and two clients spending the key's budget at once (``run_pair``), one as a worker's hook sends (sync),
 one as a trigger does (async). ``benchmarks/shared_budget.py`` measures with both;
-``tests/budget/test_shared_budget.py`` asserts with ``run_pair``.
+``tests/wire/test_shared_budget.py`` asserts with ``run_pair``.
 
 Each client is ``python benchmarks/budget_processes.py sync|async COUNT``: it sends COUNT
 ``GET /v2/me`` through the apiframe connection of its environment. Once it has imported Airflow it

@@ -7,7 +7,8 @@ Derive the provider's image-model catalogue from the vendor's OpenAPI document.
 With a path, the part of the vendor's document the provider reads (``GenerateImageRequest``, the
 document's version, and where it came from) is first written to ``spec/image-models.openapi.json``;
 the catalogue ``airflow_provider_apiframe/catalogue/image_models.json`` is then always derived from that
-copy, so ``tests/test_catalogue.py`` can check that the two still agree. Only the standard library is used.
+copy, so ``tests/catalogue/test_catalogue.py`` can check that the two still agree. Only the standard
+library is used.
 
 The spec gives types, allowed values, ranges, patterns and required keys, but no defaults and no
 prices: those come from the vendor's published pages (``../shared/API.md``, marked seed) and are listed

@@ -6,8 +6,9 @@ Works around an Airflow 3.3.2 bug. The React UI's Test button in the connection 
 API URL carries it) is tested with ``port: 0``. The test route's ``_same_endpoint()`` counts only None and
 "" as "no port", takes 0 for another endpoint than the stored NULL and, since the UI sends the masked
 ``***`` key rather than the key itself, answers 400 "The host or port to test differs from the stored
-connection". Fixed upstream by apache/airflow#73298 (0 counts as no port): this module, its ``plugins``
-entry in get_provider_info and tests/test_ui_plugin.py can go once the minimum supported Airflow has it.
+connection". Fixed upstream by apache/airflow#73298 (0 counts as no port): this module, its
+``plugins`` entry in get_provider_info and tests/plugins/test_ui_plugin.py can go once the minimum
+supported Airflow has it.
 
 Airflow 2.11 has no API server: its plugin manager ignores ``fastapi_root_middlewares``. The module imports
 nothing beyond the plugin base class until a request to the test route comes in.

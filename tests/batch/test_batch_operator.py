@@ -1,5 +1,6 @@
 """The batch operator's own logic over loopback HTTP: rows, credit check, submit and wait triggers run as
-the triggerer runs them, resubmission, results and the task state store. Real DAG runs are in tests/dags."""
+the triggerer runs them, resubmission, results and the task state store. Real DAG runs are in
+tests/integration/dags."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
 from airflow_provider_apiframe.wire.api_url import api_base_url
 from airflow_provider_apiframe.wire.transport import MAX_JSON_BYTES
 from tests.conftest import TEST_KEY, connection_uri
-from tests.store.servers import fixed, huge, serve
+from tests.storage.servers import fixed, huge, serve
 
 JOB_ID = "0b7f3c9e-8a4d-4f7e-9c1a-2d3e4f5a6b7c"
 

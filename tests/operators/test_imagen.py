@@ -1,7 +1,7 @@
 """The operator's own logic: validation, deferral, completion, the blocking path.
 
 Airflow's task runner is replaced here by the least it provides (a task instance that takes XCom
-pushes); the real runner is exercised by tests/dags, the API by the emulator in both.
+pushes); the real runner is exercised by tests/integration/dags, the API by the emulator in both.
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ from airflow_provider_apiframe.exceptions import (
 from airflow_provider_apiframe.storage import image_store
 from airflow_provider_apiframe.storage.image_store import ImageToStore, data_set_path, store_images
 from airflow_provider_apiframe.storage.manifest import METADATA_FILE, part_name
-from tests.store.conftest import FLUX_WEBP, GPT_PAIR, IMAGEN_JPG, IMAGEN_PNG, files_under
-from tests.store.servers import cut_short, fixed, huge, serve
+from tests.storage.conftest import FLUX_WEBP, GPT_PAIR, IMAGEN_JPG, IMAGEN_PNG, files_under
+from tests.storage.servers import cut_short, fixed, huge, serve
 
 
 def manifest_rows(path) -> list[dict]:

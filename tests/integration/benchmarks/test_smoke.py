@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
 # README's benchmarks run in the Airflow 3.3 environment; once a suite is enough to keep them running.
 pytestmark = pytest.mark.skipif(
     __import__("airflow").__version__.startswith("2."), reason="the benchmarks run on Airflow 3.3"

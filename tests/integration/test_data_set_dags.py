@@ -17,7 +17,7 @@ from airflow import __version__ as airflow_version
 
 from airflow_provider_apiframe.emulator import EmulatorConfig, EmulatorServer
 from tests.conftest import TEST_KEY, assert_key_in_no_file, connection_uri
-from tests.store.conftest import load_data_set
+from tests.storage.conftest import load_data_set
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCER, CONSUMER = "example_apiframe_dataset_producer", "example_apiframe_dataset_consumer"

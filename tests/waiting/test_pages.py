@@ -20,8 +20,8 @@ from airflow_provider_apiframe.waiting import history_file
 from airflow_provider_apiframe.waiting import pages as job_pages
 from airflow_provider_apiframe.waiting.pages import parse_page
 from tests.conftest import TEST_KEY, connection_uri
-from tests.store.servers import Server, forward_to, serve
-from tests.triggers.test_status_hub import first_event, submit, trigger
+from tests.storage.servers import Server, forward_to, serve
+from tests.waiting.test_status_hub import first_event, submit, trigger
 
 FINISHED = '"status": "COMPLETED", "createdAt": "2026-01-01T00:00:00Z", "completedAt": "2026-01-01T00:00:09Z"'
 

@@ -19,8 +19,8 @@ from airflow_provider_apiframe.storage.manifest import part_name
 from tests.batch.test_batch_operator import run_to_end
 from tests.conftest import TEST_KEY, connection_uri
 from tests.operators.test_imagen import TaskInstance
-from tests.store.conftest import FLUX_WEBP, GPT_PAIR, IMAGEN_PNG
-from tests.store.servers import forward_to, serve
+from tests.storage.conftest import FLUX_WEBP, GPT_PAIR, IMAGEN_PNG
+from tests.storage.servers import forward_to, serve
 
 A, B = str(uuid.uuid4()), str(uuid.uuid4())
 

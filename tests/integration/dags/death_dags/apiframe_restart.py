@@ -1,5 +1,5 @@
 """
-DAGs for tests/dags/test_process_deaths.py: a triggerer or a worker dies while jobs run.
+DAGs for tests/integration/dags/test_process_deaths.py: a triggerer or a worker dies while jobs run.
 
 The tests share one Airflow; each DAG reaches its own emulator through a connection named after it.
 """

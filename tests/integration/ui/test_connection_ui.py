@@ -47,7 +47,7 @@ pytestmark = pytest.mark.skipif(
 if AIRFLOW_VERSION.release >= (3, 3):  # the browser extra is installed with Airflow 3 only
     from playwright.sync_api import expect, sync_playwright
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 AIRFLOW = Path(sys.executable).parent / "airflow"
 CHROMIUM = "/usr/bin/chromium"
 DAG_ID = "example_apiframe_imagen"

@@ -14,7 +14,7 @@ from PIL import Image
 
 from tests.conftest import TEST_KEY, assert_key_in_no_file
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "example_dags"
 # What the demo writes beside the images.
 DEMO_FILES = {"contact_sheet.html", "contact_sheet.png", "airflow.log"}

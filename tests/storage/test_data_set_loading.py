@@ -7,7 +7,7 @@ import json
 import threading
 
 from airflow_provider_apiframe.storage.image_store import store_images
-from tests.store.conftest import FLUX_WEBP, GPT_PAIR, IMAGEN_JPG, IMAGEN_PNG, load_data_set
+from tests.storage.conftest import FLUX_WEBP, GPT_PAIR, IMAGEN_JPG, IMAGEN_PNG, load_data_set
 
 COLUMNS = {
     "image",

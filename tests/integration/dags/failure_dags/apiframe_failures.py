@@ -1,4 +1,4 @@
-"""DAGs that meet the API's failures, run by tests/dags/test_failure_behaviour.py."""
+"""DAGs that meet the API's failures, run by tests/integration/dags/test_failure_behaviour.py."""
 
 from __future__ import annotations
 
