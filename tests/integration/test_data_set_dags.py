@@ -54,7 +54,7 @@ def producer_run(tmp_path_factory):
     with EmulatorServer(EmulatorConfig(api_keys=(TEST_KEY,), job_duration=0.5)) as server:
         env["AIRFLOW_CONN_APIFRAME_DEFAULT"] = connection_uri(server.url)
         done = subprocess.run(
-            [sys.executable, ROOT / "tests" / "dags" / "run_dag.py", PRODUCER],
+            [sys.executable, ROOT / "tests" / "integration" / "dags" / "run_dag.py", PRODUCER],
             env=env,
             capture_output=True,
             text=True,
