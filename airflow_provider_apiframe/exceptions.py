@@ -111,6 +111,10 @@ class ApiframeNotFoundError(ApiframePermanentError):
     """The job does not exist, or belongs to another team (404)."""
 
 
+class ApiframeConflictError(ApiframePermanentError):
+    """The request conflicts with what it names (409): an action not available for its parent job."""
+
+
 class ApiframeTransientError(ApiframeError):
     """A failure that may pass: 5xx, a dropped connection, a timeout, a garbled answer."""
 

@@ -27,6 +27,8 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_apiframe.operators.imagen",
                     "airflow_provider_apiframe.operators.batch",
                     "airflow_provider_apiframe.operators.store",
+                    "airflow_provider_apiframe.operators.image_edits",
+                    "airflow_provider_apiframe.operators.midjourney",
                 ],
             }
         ],

@@ -24,6 +24,8 @@ CANDIDATES = {
     "ApiframeImageGenerateOperator": "airflow_provider_apiframe.operators.generate",
     "ImagenGenerateOperator": "airflow_provider_apiframe.operators.imagen",
     "ImagenBatchGenerateOperator": "airflow_provider_apiframe.operators.batch",
+    "ApiframeImageUpscaleOperator": "airflow_provider_apiframe.operators.image_edits",
+    "ApiframeMidjourneyActionOperator": "airflow_provider_apiframe.operators.midjourney",
     "ApiframeJobSensor": "airflow_provider_apiframe.sensors.apiframe",
     "@task.apiframe_image": "airflow_provider_apiframe.decorators.apiframe_image",
     "HttpOperator (stock)": "airflow.providers.http.operators.http",
@@ -69,7 +71,7 @@ def main() -> None:
     compileall.compile_dir(Path(airflow_provider_apiframe.__file__).parent, quiet=1)
     times: dict[str, list[float]] = {name: [] for name in [*CANDIDATES, CATALOGUE]}
     heavy: dict[str, str] = {}
-    models = "airflow_provider_apiframe.catalogue.image_models"
+    models = "airflow_provider_apiframe.catalogue.model_specs"
     for _ in range(args.runs):
         for name, module in CANDIDATES.items():
             seconds, loaded = sample(module)

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import html
 import json
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlparse
 from urllib.request import Request, urlopen
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 THUMB = 256
 CAPTION_LINES = 5
-# Characters of Pillow's default font that fit under a thumbnail.
-CAPTION_WIDTH = 42
-LINE_HEIGHT = 14
+# Pillow's bundled font below 12 px drops the space after a one-letter word or a quote ("Aceramic").
+CAPTION_FONT_SIZE = 12
+LINE_HEIGHT = 15
 COLUMNS = 4
 
 
@@ -90,21 +89,38 @@ def write_html(output: Path, made: list[Entry]) -> Path:
     return page
 
 
+def wrap(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int) -> list[str]:
+    """Break ``text`` into lines that fit ``width`` pixels in ``font``; a word too long for one is cut."""
+    lines: list[str] = []
+    for word in text.split():
+        candidate = f"{lines[-1]} {word}" if lines else word
+        if lines and font.getlength(candidate) <= width:
+            lines[-1] = candidate
+        else:
+            while font.getlength(word) > width and len(word) > 1:
+                cut = max(1, int(len(word) * width / font.getlength(word)))
+                lines.append(word[:cut])
+                word = word[cut:]
+            lines.append(word)
+    return lines
+
+
 def write_png(output: Path, made: list[Entry]) -> Path:
     columns = min(COLUMNS, max(1, len(made)))
     rows = max(1, -(-len(made) // columns))
     cell = (THUMB + 16, THUMB + 16 + CAPTION_LINES * LINE_HEIGHT)
     sheet = Image.new("RGB", (columns * cell[0], rows * cell[1]), "white")
     draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=CAPTION_FONT_SIZE)
     for index, entry in enumerate(made):
         x, y = (index % columns) * cell[0] + 8, (index // columns) * cell[1] + 8
         with Image.open(entry.path) as image:
             thumb = image.convert("RGB")
             thumb.thumbnail((THUMB, THUMB))
             sheet.paste(thumb, (x, y))
-        wrapped = [part for line in caption(entry) for part in textwrap.wrap(line, CAPTION_WIDTH)]
+        wrapped = [part for line in caption(entry) for part in wrap(line, font, THUMB)]
         for line_number, line in enumerate(wrapped[:CAPTION_LINES]):
-            draw.text((x, y + THUMB + 4 + line_number * LINE_HEIGHT), line, fill="black")
+            draw.text((x, y + THUMB + 4 + line_number * LINE_HEIGHT), line, fill="black", font=font)
     path = output / "contact_sheet.png"
     sheet.save(path)
     return path

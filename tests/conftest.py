@@ -55,6 +55,16 @@ def fresh_job_history():
     forget_all()
 
 
+@pytest.fixture(autouse=True)
+def fresh_uploads():
+    """Each test's emulator knows no upload: none is reused from another test's."""
+    from airflow_provider_apiframe.wire.uploads import UPLOADS
+
+    UPLOADS.clear()
+    yield
+    UPLOADS.clear()
+
+
 @pytest.fixture
 def emulator(apiframe_emulator_factory):
     """A running emulator that knows TEST_KEY and finishes jobs in 0.3 s."""

@@ -21,7 +21,7 @@ def test_the_wheel_ships_the_typing_marker_the_catalogue_and_one_version(tmp_pat
         metadata = archive.read(f"airflow_provider_apiframe-{__version__}.dist-info/METADATA").decode()
     assert {
         "airflow_provider_apiframe/py.typed",
-        "airflow_provider_apiframe/catalogue/image_models.json",
+        "airflow_provider_apiframe/catalogue/models.json",
     } <= names
     assert not any(name.startswith(("tests/", "example_dags/", "spec/")) for name in names)
     assert f"Version: {__version__}" in metadata

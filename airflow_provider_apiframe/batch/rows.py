@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_apiframe.catalogue.image_models import ImageModel
+from airflow_provider_apiframe.catalogue.model_specs import ModelSpec
 from airflow_provider_apiframe.exceptions import ApiframeValidationError, shown
 
 MAX_ROWS = 10_000
@@ -43,7 +43,7 @@ class Row:
         return self.index if self.id is None else f"id:{self.id}"
 
 
-def read_rows(prompts: Any, model: ImageModel, defaults: Mapping[str, Any]) -> list[Row]:
+def read_rows(prompts: Any, model: ModelSpec, defaults: Mapping[str, Any]) -> list[Row]:
     """
     Every row of ``prompts`` as a checked ``Row``; one error naming each bad row and field otherwise.
 
@@ -100,7 +100,7 @@ def _row_path(index: int, item: Any) -> str:
     return f"rows[{index}]" if row_id is None else f"rows[{index}] (id {row_id!r})"
 
 
-def _read_row(index: int, item: Any, model: ImageModel, defaults: Mapping[str, Any]) -> Row:
+def _read_row(index: int, item: Any, model: ModelSpec, defaults: Mapping[str, Any]) -> Row:
     if isinstance(item, str):
         row = Row(index, None, item, dict(defaults))
     elif isinstance(item, Mapping):

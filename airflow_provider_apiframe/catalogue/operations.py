@@ -8,11 +8,11 @@ in the catalogue), plus, at most, a thin operator face with the arguments its us
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from airflow_provider_apiframe.catalogue.image_models import ImageModel, get_model
+from airflow_provider_apiframe.catalogue.model_specs import ModelSpec, get_model, model_ids
 
 # What a job's result holds, and so what a task returns and stores.
 ResultKind = Literal["images", "videos", "audio", "lora"]
@@ -38,19 +38,27 @@ class Operation:
     :param result: What a finished job's result holds.
     :param options_argument: The operator argument that holds the model's parameter block, so that an
         error about ``fluxParams.width`` names ``image_options['width']``.
-    :param models: The catalogue's lookup of a model id (a typed error naming ``model`` if unknown).
+    :param arguments: Top-level fields the operator takes as arguments of their own, by field name (the
+        action endpoints' ``parentJobId`` is ``parent_job_id``).
+    :param discriminator: The body key that names the model: ``model``, or ``action`` for the action
+        endpoints, whose other fields sit at the top level and are given in ``options``.
     """
 
     name: str
     path: str
     modality: str
     result: ResultKind
-    options_argument: str
-    models: Callable[[Any], ImageModel]
+    options_argument: str = "options"
+    arguments: Mapping[str, str] = field(default_factory=dict)
+    discriminator: str = "model"
 
-    def model(self, model_id: Any) -> ImageModel:
-        """Look up a model of this operation; an unknown one is a validation error naming ``model``."""
-        return self.models(model_id)
+    def model(self, model_id: Any) -> ModelSpec:
+        """Look up a model (or action) of this operation; an unknown one is a validation error naming it."""
+        return get_model(model_id, self.path)
+
+    def model_ids(self) -> tuple[str, ...]:
+        """Every model (or action) of this operation."""
+        return model_ids(self.path)
 
     def request_body(self, request: JobRequest) -> dict[str, Any]:
         """Check the request as the API would and build the body to send; nothing is spent on a bad one."""
@@ -61,6 +69,10 @@ class Operation:
         block, _, key = path.partition(".")
         if block.endswith("Params"):
             return f"{self.options_argument}[{key!r}]" if key else self.options_argument
+        if path in self.arguments:
+            return self.arguments[path]
+        if self.discriminator == "action" and block not in ("action", "options", ""):
+            return f"{self.options_argument}[{block!r}]{path[len(block) :]}"
         return path
 
 
@@ -70,7 +82,19 @@ IMAGE_GENERATION = Operation(
     modality="image",
     result="images",
     options_argument="image_options",
-    models=get_model,
+)
+IMAGE_EDIT = Operation(name="image edit", path="/v2/images/edit", modality="image", result="images")
+IMAGE_UPSCALE = Operation(name="image upscale", path="/v2/images/upscale", modality="image", result="images")
+BACKGROUND_REMOVAL = Operation(
+    name="background removal", path="/v2/images/background-remove", modality="image", result="images"
+)
+MIDJOURNEY_ACTION = Operation(
+    name="Midjourney action",
+    path="/v2/images/midjourney/action",
+    modality="image",
+    result="images",
+    arguments={"parentJobId": "parent_job_id", "index": "index"},
+    discriminator="action",
 )
 
 

@@ -26,7 +26,7 @@ from airflow.providers.common.compat.sdk import (
     task_decorator_factory,
 )
 
-from airflow_provider_apiframe.catalogue.image_models import get_model
+from airflow_provider_apiframe.catalogue.model_specs import get_model
 from airflow_provider_apiframe.exceptions import ApiframeValidationError
 from airflow_provider_apiframe.operators.arguments import is_literal
 from airflow_provider_apiframe.operators.generate import ApiframeImageGenerateOperator

@@ -1,11 +1,14 @@
 """
-An emulator of apiframe's v2 image API (see the project's API contract), for tests and demos.
+An emulator of apiframe's v2 API (see the project's API contract), for tests and demos.
 
 Start one with ``EmulatorServer`` (a context manager, in a thread), ``emulator_process`` (the
 command in a child process), the pytest fixtures in ``pytest_plugin``, or the ``apiframe-emulator``
-command. Beyond the real API it offers:
+command. It serves every job endpoint of the spec (images, Midjourney actions, videos, music, Suno
+actions) with real files that standard tools open (JPEG/PNG/WEBP images, Motion-JPEG MP4 videos, WAV
+audio), and uploads. Beyond the real API it offers:
 
-- production's variety: job lengths drawn lognormal (``duration_sigma``), progress of several shapes
+- production's variety: job lengths drawn lognormal (``duration_sigma``; videos and songs take
+  ``video_duration_factor`` and ``music_duration_factor`` times an image's), progress of several shapes
   (``progress_shape``: linear, front, back, steps, stall, none, or mixed), a share of jobs that fail
   (``job_failure_rate``), lost submit answers and periodic outages;
 - prompt markers: ``[fail]`` ends the job FAILED (credits refunded), ``[fail-first]`` only the first

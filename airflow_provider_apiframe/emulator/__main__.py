@@ -14,7 +14,7 @@ from .progress import MIXED, SHAPES
 def _parser() -> argparse.ArgumentParser:
     defaults = EmulatorConfig()
     parser = argparse.ArgumentParser(
-        prog="apiframe-emulator", description="Serve an emulation of apiframe's v2 image API."
+        prog="apiframe-emulator", description="Serve an emulation of apiframe's v2 API."
     )
     parser.add_argument("--host", default=defaults.host)
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
@@ -29,6 +29,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--job-duration", type=float, default=defaults.job_duration, help="seconds per job (the median)"
+    )
+    parser.add_argument(
+        "--video-duration-factor",
+        type=float,
+        default=defaults.video_duration_factor,
+        help="a video job's median length in image jobs' (the median)",
+    )
+    parser.add_argument(
+        "--music-duration-factor",
+        type=float,
+        default=defaults.music_duration_factor,
+        help="a music job's median length in image jobs'",
     )
     parser.add_argument(
         "--duration-sigma", type=float, default=0.0, help="lognormal sigma of job lengths (0: all alike)"
@@ -48,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--credits", type=int, default=defaults.credits, help="starting balance")
     parser.add_argument("--retention", type=float, default=defaults.retention, help="seconds before expiry")
     parser.add_argument("--idempotency-ttl", type=float, default=defaults.idempotency_ttl)
+    parser.add_argument(
+        "--upload-ttl", type=float, default=defaults.upload_ttl, help="seconds an upload is served"
+    )
     parser.add_argument("--rate-limit-per-minute", type=int, default=None)
     parser.add_argument(
         "--retry-after-format", choices=("seconds", "http-date"), default=defaults.retry_after_format
@@ -72,12 +87,15 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
         api_keys=tuple(args.api_keys or (DEFAULT_API_KEY,)),
         inactive_keys=tuple(args.inactive_keys),
         job_duration=args.job_duration,
+        video_duration_factor=args.video_duration_factor,
+        music_duration_factor=args.music_duration_factor,
         duration_sigma=args.duration_sigma,
         progress_shape=args.progress_shape,
         job_failure_rate=args.job_failure_rate,
         credits=args.credits,
         retention=args.retention,
         idempotency_ttl=args.idempotency_ttl,
+        upload_ttl=args.upload_ttl,
         rate_limit_per_minute=args.rate_limit_per_minute,
         retry_after_format=args.retry_after_format,
         error_rate=args.error_rate,

@@ -23,8 +23,12 @@ class EmulatorConfig:
     api_keys: tuple[str, ...] = (DEFAULT_API_KEY,)
     # Keys that exist but are switched off: they get 403, unknown keys get 401.
     inactive_keys: tuple[str, ...] = ()
-    # The median job length; with duration_sigma > 0 each job's is drawn lognormal around it.
+    # The median length of an image job; with duration_sigma > 0 each job's is drawn lognormal around it.
     job_duration: float = 2.0
+    # Videos take minutes in production and songs about one: a video job's median is job_duration times
+    # video_duration_factor (20 s by default), a music job's job_duration times music_duration_factor.
+    video_duration_factor: float = 10.0
+    music_duration_factor: float = 5.0
     duration_sigma: float = 0.0
     # One of progress.SHAPES, or "mixed" for a shape drawn per job.
     progress_shape: str = "linear"
@@ -32,6 +36,8 @@ class EmulatorConfig:
     job_failure_rate: float = 0.0
     credits: int = 1000
     retention: float = 86400.0
+    # How long an upload is served after it was made (the vendor keeps them about one to two hours).
+    upload_ttl: float = 3600.0
     idempotency_ttl: float = 86400.0
     rate_limit_per_minute: int | None = None
     retry_after_format: RetryAfterFormat = "seconds"
@@ -77,8 +83,11 @@ class EmulatorConfig:
             raise ValueError("outage_every and outage_length go together, with outage_length < outage_every")
         for name in (
             "job_duration",
+            "video_duration_factor",
+            "music_duration_factor",
             "duration_sigma",
             "retention",
+            "upload_ttl",
             "idempotency_ttl",
             "latency",
             "outage_every",

@@ -1,4 +1,4 @@
-"""A generation job and how it advances: derived lazily from the clock, no background tasks."""
+"""A job and how it advances: derived lazily from the clock, no background tasks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from enum import Enum, StrEnum
 from typing import Any
 
+from .catalogue import OPERATIONS
 from .progress import QUEUED_SHARE, progress_value
+from .recipes import NOTHING, Deliverable, MediaFile
 from .validation import Submission
 
 FAILURE_MESSAGE = "Generation failed: content policy violation (emulated)"
@@ -75,6 +77,25 @@ class Job:
     queued_share: float = QUEUED_SHARE
     shape: str = "linear"
     fails: bool = False
+    # The job's model as the API reports it: for a follow-up action, its parent's model.
+    model_id: str = ""
+    # The files the job returns once COMPLETED.
+    deliverable: Deliverable = NOTHING
+
+    @property
+    def model(self) -> str:
+        """Return the model the API reports for the job."""
+        return self.model_id or self.submission.model.id
+
+    @property
+    def operation(self) -> str:
+        """Return the endpoint the job was submitted to."""
+        return self.submission.operation
+
+    @property
+    def action(self) -> str | None:
+        """Return the follow-up action the job runs (``upsample``, ``extend``...), None for any other job."""
+        return self.submission.model.id if OPERATIONS[self.operation].is_action else None
 
     @property
     def scenario(self) -> Scenario:
@@ -90,10 +111,18 @@ class Job:
         return self.created_at + self.duration
 
     @property
+    def file_names(self) -> tuple[str, ...]:
+        """The names of the job's files on the CDN: ``<job id>-<label>.<extension>``."""
+        return tuple(file.name(self.id) for file in self.deliverable.files)
+
+    @property
     def image_names(self) -> tuple[str, ...]:
-        """The names of the job's images on the CDN: ``<job id>-<n>.<format>``, n from 1."""
-        output = self.submission.output
-        return tuple(f"{self.id}-{index}.{output.format}" for index in range(1, output.count + 1))
+        """The names of the job's images on the CDN (none for a video or audio job)."""
+        return self.file_names if self.deliverable.kind == "images" else ()
+
+    def media_file(self, name: str) -> MediaFile | None:
+        """Return the job's file of that CDN name, if it has one."""
+        return next((file for file in self.deliverable.files if file.name(self.id) == name), None)
 
     def progress_at(self, now: float) -> Progress:
         """Return where the job stands at ``now``: QUEUED, then PROCESSING, then its final status."""
@@ -119,21 +148,26 @@ class Job:
             and now >= state.ended_at + retention
         )
 
-    def to_json(self, now: float, retention: float, cdn_base: str) -> dict[str, Any]:
-        """Return the job as ``GET /v2/jobs/{id}`` answers it; ``cdn_base`` is where images are served."""
+    def result(self, cdn_root: str) -> dict[str, list[str]]:
+        """Return the job's result: its files' URLs under their kind (``images``, ``videos``, ``audio``)."""
+        kind = self.deliverable.kind
+        return {kind: [f"{cdn_root}/{kind}/{name}" for name in self.file_names]}
+
+    def to_json(self, now: float, retention: float, cdn_root: str) -> dict[str, Any]:
+        """Return the job as ``GET /v2/jobs/{id}`` answers it; ``cdn_root`` is where the CDN's folders are."""
         state = self.progress_at(now)
         completed = state.status is JobStatus.COMPLETED
         return {
             "id": self.id,
             "status": state.status.value,
-            "model": self.submission.model.id,
+            "model": self.model,
             "progress": state.progress,
             "error": FAILURE_MESSAGE if state.status is JobStatus.FAILED else None,
             "creditCost": self.cost,
             "webhookStatus": None,
             "createdAt": iso_utc(self.created_at),
             "completedAt": iso_utc(state.ended_at) if state.ended_at is not None else None,
-            "result": {"images": [f"{cdn_base}/{name}" for name in self.image_names]} if completed else None,
+            "result": self.result(cdn_root) if completed else None,
             "expired": self.is_expired(now, retention),
             "input": self.submission.body,
         }

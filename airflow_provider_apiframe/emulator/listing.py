@@ -44,7 +44,7 @@ class ListQuery:
         """Whether ``job`` passes the query's filters at ``now``."""
         if self.status is not None and job.progress_at(now).status.value != self.status:
             return False
-        if self.model is not None and job.submission.model.id != self.model:
+        if self.model is not None and job.model != self.model:
             return False
         return self.search is None or job.id == self.search
 

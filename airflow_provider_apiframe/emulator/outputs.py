@@ -82,23 +82,23 @@ def _pixel_size(block: ParamsBlock, params: Mapping[str, Any]) -> tuple[int, int
     width, height = params.get("width"), params.get("height")
     ratio = _ratio(params.get("aspect_ratio")) or 1.0
     if width is not None and height is not None:
-        return _bounded(int(width), int(height))
+        return bounded(int(width), int(height))
     # One side given: the other follows the aspect ratio, within what the block allows for it.
     if width is not None:
-        return _bounded(int(width), _allowed(_snap(width / ratio), block.schemas.get("height", {})))
+        return bounded(int(width), _allowed(_snap(width / ratio), block.schemas.get("height", {})))
     if height is not None:
-        return _bounded(_allowed(_snap(height * ratio), block.schemas.get("width", {})), int(height))
+        return bounded(_allowed(_snap(height * ratio), block.schemas.get("width", {})), int(height))
     settings = [params[name] for name in _RESOLUTION_PARAMS if isinstance(params.get(name), str)]
     for setting in settings:
         exact = _exact_size(setting)
         if exact is not None:
-            return _bounded(*exact)
+            return bounded(*exact)
     area = next((found for found in map(_area, settings) if found is not None), _MEGAPIXEL)
     documented = _DOCUMENTED_SIZES.get(block.key, {}).get(params.get("aspect_ratio", "1:1"))
     if documented is not None:
         scale = math.sqrt(area / _MEGAPIXEL)
-        return _bounded(round(documented[0] * scale), round(documented[1] * scale))
-    return _bounded(_snap(math.sqrt(area * ratio)), _snap(math.sqrt(area / ratio)))
+        return bounded(round(documented[0] * scale), round(documented[1] * scale))
+    return bounded(_snap(math.sqrt(area * ratio)), _snap(math.sqrt(area / ratio)))
 
 
 def _ratio(value: object) -> float | None:
@@ -138,7 +138,7 @@ def _snap(length: float) -> int:
     return max(_STEP, round(length / _STEP) * _STEP)
 
 
-def _bounded(width: int, height: int) -> tuple[int, int]:
+def bounded(width: int, height: int) -> tuple[int, int]:
     """Shrink the size (keeping its shape, sides multiples of 16) if it is beyond any vendor's largest."""
     shrink = min(1.0, _MAX_SIDE / max(width, height), math.sqrt(_MAX_PIXELS / (width * height)))
     if shrink == 1.0:
@@ -150,10 +150,15 @@ def _bounded(width: int, height: int) -> tuple[int, int]:
 
 
 def _file_format(model: ModelSpec, params: Mapping[str, Any]) -> str:
-    # The requested format, else the spec's default (already in params), else the first it lists.
-    declared = params.get("output_format")
+    return file_format(model.params, params)
+
+
+def file_format(block: ParamsBlock, params: Mapping[str, Any], key: str = "output_format") -> str:
+    """Return the image format a job makes: the one asked, else the spec's default, else the first listed."""
+    # The spec's default is already in params when it publishes one.
+    declared = params.get(key)
     if declared is None:
-        declared = model.params.schemas.get("output_format", {}).get("enum", ["png"])[0]
+        declared = block.schemas.get(key, {}).get("enum", ["png"])[0]
     served = _FORMAT_ALIASES.get(declared, declared)
     # Pillow without libwebp cannot write WEBP: then the image is a PNG, and named so.
     return "png" if served == "webp" and not _webp_supported() else served

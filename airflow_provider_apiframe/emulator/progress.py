@@ -63,12 +63,17 @@ class CoursePlanner:
         # Separate from the fault generator: adding a fault must not change the jobs' lengths.
         self._random = random.Random(None if seed is None else f"courses-{seed}")
 
-    def plan(self, prompt: str) -> Course:
-        """Draw the course of a new job; markers in its prompt fix its duration, shape or first failure."""
+    def plan(self, prompt: str, scale: float = 1.0) -> Course:
+        """
+        Draw the course of a new job; markers in its prompt fix its duration, shape or first failure.
+
+        ``scale`` multiplies the median: a video or a song takes longer than an image.
+        """
         varied = self.sigma > 0
-        duration = self.median
-        if varied and self.median > 0:
-            duration = self._random.lognormvariate(math.log(self.median), self.sigma)
+        median = self.median * scale
+        duration = median
+        if varied and median > 0:
+            duration = self._random.lognormvariate(math.log(median), self.sigma)
         queued = self._random.uniform(*QUEUED_SHARE_RANGE) if varied else QUEUED_SHARE
         shape = self._random.choice(SHAPES) if self.shape == MIXED else self.shape
         fixed_duration = _DURATION_MARKER.search(prompt)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from . import images, middleware
-from .catalogue import MODELS
+from . import middleware
+from .actions import ActionRefused
+from .catalogue import CATALOGUE_MODELS, OPERATIONS, Operation
+from .cdn import CdnRoutes, cdn_root, image_pixel_size
 from .clock import Clock
 from .config import EmulatorConfig
 from .control import CONTROL_ROUTES, CONTROLS, Controls
@@ -19,6 +21,7 @@ from .listing import UUID_PATTERN, InvalidQuery, encode_cursor, parse_list_query
 from .ratelimit import SlidingWindowLimiter
 from .responses import drop_connection, error_response
 from .state import TEAM_ID, USER_ID, EmulatorState, InsufficientCredits, api_key_id
+from .uploads import InvalidUpload, receive_upload
 from .validation import InvalidSubmission, validate_submission
 
 _IDEMPOTENCY_KEY_MAX = 255
@@ -34,11 +37,6 @@ def _strict_json(text: str) -> Any:
     return json.loads(text, parse_constant=refuse)
 
 
-def _cdn_base(request: web.Request) -> str:
-    # Built from the request itself so image URLs work whichever host and port the client used.
-    return f"{request.scheme}://{request.host}/cdn/images"
-
-
 class ApiRoutes:
     """The handlers of the emulated ``/v2`` API and its CDN."""
 
@@ -52,16 +50,26 @@ class ApiRoutes:
     def routes(self) -> list[web.RouteDef]:
         """Return the route of each handler."""
         return [
-            web.post("/v2/images/generate", self.submit),
+            *(web.post(path, self.submitter(operation)) for path, operation in OPERATIONS.items()),
+            web.post("/v2/uploads", self.upload),
             web.get("/v2/jobs", self.list_jobs),
             web.get("/v2/jobs/{job_id}", self.get_job),
             web.get("/v2/me", self.me),
             web.get("/v2/models", self.models),
-            web.get("/cdn/images/{name}", self.cdn_image),
+            *CdnRoutes(self.state).routes(),
         ]
 
-    async def submit(self, request: web.Request) -> web.Response:
-        """Answer ``POST /v2/images/generate``: check the body, charge the team, and create the job."""
+    def submitter(self, operation: Operation) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """Return the handler of a job endpoint's ``POST``."""
+
+        async def submit(request: web.Request) -> web.Response:
+            return await self.submit(request, operation)
+
+        submit.__doc__ = f"Answer ``POST {operation.path}``."
+        return submit
+
+    async def submit(self, request: web.Request, operation: Operation) -> web.Response:
+        """Answer a job endpoint's ``POST``: check the body (and parent), charge the team, create the job."""
         self.state.counters.submits += 1
         idempotency_key = request.headers.get("Idempotency-Key")
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= _IDEMPOTENCY_KEY_MAX:
@@ -71,11 +79,12 @@ class ApiRoutes:
         except ValueError:
             return error_response(400, "Request body is not valid JSON")
         try:
-            submission = validate_submission(body)
+            submission = validate_submission(body, operation)
+            accepted = self.state.submit(submission, TEAM_ID, idempotency_key)
         except InvalidSubmission as invalid:
             return web.json_response(invalid.body(), status=400)
-        try:
-            accepted = self.state.submit(submission, TEAM_ID, idempotency_key)
+        except ActionRefused as refused:
+            return error_response(409, str(refused))
         except InsufficientCredits as short:
             return error_response(
                 402, "Insufficient credits", creditsRequired=short.required, creditsAvailable=short.available
@@ -99,16 +108,14 @@ class ApiRoutes:
         jobs, more = self.state.list_jobs(
             TEAM_ID, query.after, query.limit, lambda job: query.keeps(job, now)
         )
-        retention, cdn = self.state.config.retention, _cdn_base(request)
+        retention, cdn = self.state.config.retention, cdn_root(request)
         answer: dict[str, Any] = {
             "jobs": [job.to_json(now, retention, cdn) for job in jobs],
             "hasMore": more,
             "nextCursor": encode_cursor(jobs[-1]) if more else None,
         }
         if query.include_models:
-            answer["models"] = sorted(
-                {job.submission.model.id for job in self.state.jobs_from(TEAM_ID, None)}
-            )
+            answer["models"] = sorted({job.model for job in self.state.jobs_from(TEAM_ID, None)})
         return web.json_response(answer)
 
     async def get_job(self, request: web.Request) -> web.Response:
@@ -120,7 +127,17 @@ class ApiRoutes:
         job = self.state.find_job(job_id.lower(), TEAM_ID)
         if job is None:
             return error_response(404, "Job not found")
-        return web.json_response(job.to_json(self._now, self.state.config.retention, _cdn_base(request)))
+        return web.json_response(job.to_json(self._now, self.state.config.retention, cdn_root(request)))
+
+    async def upload(self, request: web.Request) -> web.Response:
+        """Answer ``POST /v2/uploads``: store the ``file`` part, sniffed and capped, until it expires."""
+        try:
+            received = await receive_upload(request)
+        except InvalidUpload as invalid:
+            return web.json_response(invalid.body(), status=400)
+        size = image_pixel_size(received.data) if received.type.kind == "image" else None
+        upload = self.state.add_upload(received, TEAM_ID, size)
+        return web.json_response(upload.to_json(cdn_root(request)), status=201)
 
     async def me(self, request: web.Request) -> web.Response:
         """Answer ``GET /v2/me``: the user, the team with its balance, and the key."""
@@ -155,38 +172,9 @@ class ApiRoutes:
                 details={"modality": [f"Invalid enum value. Expected {options}, received '{modality}'"]},
             )
         entries: list[dict[str, Any]] = [
-            spec.catalogue_entry() for spec in MODELS.values() if modality in (None, spec.modality)
+            spec.catalogue_entry() for spec in CATALOGUE_MODELS if modality in (None, spec.modality)
         ]
         return web.json_response({"models": entries})
-
-    async def cdn_image(self, request: web.Request) -> web.Response:
-        """Serve a completed job's image from the CDN until it expires."""
-        # <job id>-<n>.<format>: the job id is everything before the last hyphen.
-        name = request.match_info["name"]
-        job_id, _, numbered = name.rpartition("-")
-        job = self.state.jobs.get(job_id)
-        now = self._now
-        if (
-            job is None
-            or name not in job.image_names
-            or job.progress_at(now).status is not JobStatus.COMPLETED
-            or job.is_expired(now, self.state.config.retention)
-        ):
-            return error_response(404, "Not found")
-        index = int(numbered.partition(".")[0])
-        output = job.submission.output
-        # Rendering takes up to a few hundred milliseconds; keep the event loop answering meanwhile.
-        data = await asyncio.get_running_loop().run_in_executor(
-            None,
-            images.render_image,
-            job.id,
-            index,
-            job.submission.prompt,
-            output.width,
-            output.height,
-            output.format,
-        )
-        return web.Response(body=data, content_type=images.CONTENT_TYPES[output.format])
 
 
 def build_app(config: EmulatorConfig | None = None) -> web.Application:

@@ -1,4 +1,4 @@
-"""What the emulator remembers: jobs, idempotency keys, the credit balance and counters."""
+"""What the emulator remembers: jobs, uploads, idempotency keys, the credit balance and counters."""
 
 from __future__ import annotations
 
@@ -9,11 +9,16 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+from .actions import Parent, choose_parent
 from .clock import Clock
 from .config import EmulatorConfig
 from .jobs import Job, JobStatus, Scenario
+from .planning import plan_deliverable
 from .progress import CoursePlanner
+from .recipes import PictureRecipe
+from .uploads import ReceivedFile, Upload
 from .validation import Submission
 
 # Every key belongs to the one emulated team; stable ids make /v2/me answers comparable across runs.
@@ -45,6 +50,7 @@ class Counters:
     submits: int = 0
     polls: int = 0
     list_requests: int = 0
+    uploads: int = 0
     accepted_submits: int = 0
     dropped_connections: int = 0
     responses_by_status: Counter[str] = field(default_factory=Counter)
@@ -80,6 +86,7 @@ class EmulatorState:
     def reset(self) -> None:
         """Forget every job, key and counter, and start from the configured balance."""
         self.jobs: dict[str, Job] = {}
+        self.uploads: dict[str, Upload] = {}
         # Every job's position, ascending, so that a page is a walk down from a cursor.
         self._positions: list[Position] = []
         self._courses = CoursePlanner(
@@ -131,20 +138,43 @@ class EmulatorState:
             return None
         return self.jobs[job_id]
 
+    def _duration_scale(self, submission: Submission) -> float:
+        # Videos take minutes in production and songs about one: their medians are the image jobs' times
+        # the configured factors.
+        modality = submission.model.modality
+        if modality == "video":
+            return self.config.video_duration_factor
+        if modality == "music":
+            return self.config.music_duration_factor
+        return 1.0
+
+    def _parent(self, submission: Submission, team_id: str) -> Parent | None:
+        parent_id = submission.parent_job_id
+        if parent_id is None:
+            return None
+        return choose_parent(submission, self.find_job(parent_id, team_id), self.clock.now())
+
     def submit(self, submission: Submission, team_id: str, idempotency_key: str | None) -> Accepted:
-        """Create and charge a job, or hand back the job an earlier submit with the same key made."""
+        """
+        Create and charge a job, or hand back the job an earlier submit with the same key made.
+
+        Raises :class:`~.actions.ActionRefused` (409) for an action its parent does not allow, and
+        :class:`InsufficientCredits` (402) when the balance cannot pay.
+        """
         earlier = self._replay(team_id, idempotency_key)
         if earlier is not None:
             self.counters.idempotent_replays += 1
             return Accepted(earlier, replayed=True)
+        parent = self._parent(submission, team_id)
         cost = submission.credit_cost
         available = self.balance
         if available < cost:
             raise InsufficientCredits(cost, available)
         now = self.clock.now()
-        course = self._courses.plan(submission.prompt)
+        course = self._courses.plan(submission.prompt, self._duration_scale(submission))
+        job_id = str(uuid.uuid4())
         job = Job(
-            id=str(uuid.uuid4()),
+            id=job_id,
             team_id=team_id,
             submission=submission,
             created_at=now,
@@ -153,6 +183,8 @@ class EmulatorState:
             queued_share=course.queued_share,
             shape=course.shape,
             fails=course.fails,
+            model_id=parent.job.model if parent is not None else submission.model.id,
+            deliverable=plan_deliverable(submission, job_id, parent, self.input_size),
         )
         self.jobs[job.id] = job
         bisect.insort(self._positions, (job.created_at, job.id))
@@ -163,6 +195,50 @@ class EmulatorState:
             self._idempotency[(team_id, idempotency_key)] = (job.id, now)
         self.counters.jobs_created += 1
         return Accepted(job, replayed=False)
+
+    def input_size(self, url: str) -> tuple[int, int] | None:
+        """Return the pixel size of an input image the emulator serves itself (an upload, a job's image)."""
+        folder, _, name = urlsplit(url).path.rpartition("/")
+        if folder.endswith("/cdn/uploads"):
+            upload = self.find_upload(name)
+            return upload.pixel_size if upload is not None else None
+        if folder.endswith("/cdn/images"):
+            job = self.jobs.get(name[:36])
+            file = job.media_file(name) if job is not None else None
+            if file is not None and isinstance(file.recipe, PictureRecipe):
+                return file.recipe.width, file.recipe.height
+        return None
+
+    def add_upload(self, received: ReceivedFile, team_id: str, pixel_size: tuple[int, int] | None) -> Upload:
+        """Store an upload until it expires (``upload_ttl`` from now); expired ones are dropped meanwhile."""
+        now = self.clock.now()
+        self._purge_uploads(now)
+        upload = Upload(
+            id=str(uuid.uuid4()),
+            team_id=team_id,
+            type=received.type,
+            data=received.data,
+            created_at=now,
+            expires_at=now + self.config.upload_ttl,
+            pixel_size=pixel_size,
+        )
+        self.uploads[upload.id] = upload
+        self.counters.uploads += 1
+        return upload
+
+    def find_upload(self, name: str) -> Upload | None:
+        """Return the upload of that CDN name (``<id>.<extension>``) while it lives; None once it expired."""
+        upload = self.uploads.get(name.partition(".")[0].lower())
+        if upload is None or upload.name != name:
+            return None
+        if self.clock.now() >= upload.expires_at:
+            del self.uploads[upload.id]
+            return None
+        return upload
+
+    def _purge_uploads(self, now: float) -> None:
+        for upload_id in [key for key, upload in self.uploads.items() if now >= upload.expires_at]:
+            del self.uploads[upload_id]
 
     def find_job(self, job_id: str, team_id: str) -> Job | None:
         """Return the job, if it exists and belongs to the team (another team's job is as good as unknown)."""
@@ -198,6 +274,7 @@ class EmulatorState:
             "submits": counters.submits,
             "polls": counters.polls,
             "list_requests": counters.list_requests,
+            "uploads": counters.uploads,
             "responses_by_status": dict(counters.responses_by_status),
             "requests_by_key": dict(counters.requests_by_key),
             "dropped_connections": counters.dropped_connections,

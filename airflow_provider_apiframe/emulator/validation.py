@@ -1,4 +1,4 @@
-"""Validation of a submit body, with errors keyed by JSON path as the real API reports them."""
+"""Validation of a body for any job endpoint, with errors keyed by JSON path as the real API reports them."""
 
 from __future__ import annotations
 
@@ -8,31 +8,40 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import zod
-from .catalogue import DEFAULT_PROMPT_MAX_LENGTH, MODELS, ModelSpec
-from .outputs import ImageOutput, plan_output
+from .catalogue import IMAGE_GENERATION, OPERATIONS, ModelSpec, Operation
 
 WEBHOOK_EVENTS = ("progress", "completed", "failed")
-# The fields every model's request shares besides ``prompt`` and ``model``, as the spec declares them.
+# The fields every job body shares besides its discriminator and its block, as the spec declares them.
 _WEBHOOK_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
     "webhookUrl": {"type": "string", "format": "uri"},
     "webhookEvents": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": WEBHOOK_EVENTS}},
 }
-_COMMON_KEYS = frozenset({"prompt", "model", *_WEBHOOK_SCHEMAS})
+PARENT_JOB_ID = "parentJobId"
 
 
 @dataclass(frozen=True)
 class Submission:
-    """A valid submit body: the parsed fields and the body exactly as sent (the job's ``input``)."""
+    """A valid job body: the parsed fields and the body exactly as sent (the job's ``input``)."""
 
+    # The text a job's prompt markers are read from: the top-level prompt, else the block's; "" if none.
     prompt: str
+    # The model, or for a follow-up endpoint the action.
     model: ModelSpec
-    # The parameter block as sent, completed with the spec's defaults.
+    # The parameter block as sent (an action's top-level fields), completed with the spec's defaults.
     params: dict[str, Any]
     webhook_url: str | None
     webhook_events: tuple[str, ...]
     body: dict[str, Any]
     credit_cost: int
-    output: ImageOutput
+    operation: str = IMAGE_GENERATION
+
+    @property
+    def parent_job_id(self) -> str | None:
+        """The job a follow-up action acts on (lower case), None for any other job."""
+        if not OPERATIONS[self.operation].is_action:
+            return None
+        parent = self.params.get(PARENT_JOB_ID)
+        return parent.lower() if isinstance(parent, str) else None
 
 
 class InvalidSubmission(Exception):
@@ -63,37 +72,63 @@ class _Collector:
             self.add(where, message)
 
 
-def _check_model(body: dict[str, Any], errors: _Collector) -> ModelSpec | None:
-    if "model" not in body:
-        errors.add("model", "Required")
+def _check_discriminator(body: dict[str, Any], operation: Operation, errors: _Collector) -> ModelSpec | None:
+    key = operation.discriminator
+    if key not in body:
+        errors.add(key, "Required")
         return None
-    model = body["model"]
-    if not isinstance(model, str):
-        errors.add("model", zod.expected("string", model))
+    chosen = body[key]
+    if not isinstance(chosen, str):
+        errors.add(key, zod.expected("string", chosen))
         return None
-    spec = MODELS.get(model)
+    spec = operation.entries.get(chosen)
     if spec is None:
-        known = zod.join_values(MODELS)
-        errors.add("model", f"Invalid discriminator value. Expected {known}, received '{model}'")
+        known = zod.join_values(operation.entries)
+        errors.add(key, f"Invalid discriminator value. Expected {known}, received '{chosen}'")
     return spec
 
 
-def _check_common(body: dict[str, Any], spec: ModelSpec | None, errors: _Collector) -> None:
+def _check_prompt(
+    body: dict[str, Any], operation: Operation, spec: ModelSpec | None, errors: _Collector
+) -> None:
+    # An unknown model's prompt is checked only where every model takes one, against the usual limit.
+    if spec is None and not operation.always_prompted:
+        return
+    if spec is not None and not spec.takes_prompt:
+        return
+    limit = spec.prompt_max_length if spec is not None else operation.usual_prompt_limit
     if "prompt" not in body:
-        errors.add("prompt", "Required")
-    else:
-        # An unknown model's prompt is held to the limit most models share.
-        limit = spec.prompt_max_length if spec is not None else DEFAULT_PROMPT_MAX_LENGTH
-        errors.check({"type": "string", "minLength": 1, "maxLength": limit}, body["prompt"], "prompt")
+        if spec is None or spec.prompt_required:
+            errors.add("prompt", "Required")
+        return
+    errors.check({"type": "string", "minLength": 1, "maxLength": limit}, body["prompt"], "prompt")
+
+
+def _check_webhooks(body: dict[str, Any], errors: _Collector) -> None:
     for key, schema in _WEBHOOK_SCHEMAS.items():
         if key in body:
             errors.check(schema, body[key], key)
 
 
-def _check_keys_and_params(body: dict[str, Any], spec: ModelSpec, errors: _Collector) -> None:
+def _check_fields(params: Mapping[str, Any], spec: ModelSpec, prefix: str, errors: _Collector) -> None:
     block = spec.params
+    for name in block.required:
+        if name not in params:
+            errors.add(zod.child(prefix, name), "Required")
+    for name, value in params.items():
+        path = zod.child(prefix, name)
+        schema = block.schemas.get(name)
+        if schema is None:
+            errors.add(path, "Unrecognized key")
+        else:
+            errors.check(schema, value, path)
+
+
+def _check_model_body(body: dict[str, Any], spec: ModelSpec, errors: _Collector) -> None:
+    block = spec.params
+    allowed = {"model", *_WEBHOOK_SCHEMAS, block.key, *(("prompt",) if spec.takes_prompt else ())}
     for key in body:
-        if key not in _COMMON_KEYS and key != block.key:
+        if key not in allowed:
             errors.add(key, "Unrecognized key")
     if block.key not in body:
         if spec.block_required:
@@ -103,39 +138,49 @@ def _check_keys_and_params(body: dict[str, Any], spec: ModelSpec, errors: _Colle
     if not isinstance(params, dict):
         errors.add(block.key, zod.expected("object", params))
         return
-    for name in block.required:
-        if name not in params:
-            errors.add(zod.child(block.key, name), "Required")
-    for name, value in params.items():
-        path = zod.child(block.key, name)
-        schema = block.schemas.get(name)
-        if schema is None:
-            errors.add(path, "Unrecognized key")
-        else:
-            errors.check(schema, value, path)
+    _check_fields(params, spec, block.key, errors)
 
 
-def validate_submission(body: object) -> Submission:
-    """Parse a submit body; :class:`InvalidSubmission` carrying every problem found if it is invalid."""
+def _action_fields(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key not in ("action", *_WEBHOOK_SCHEMAS)}
+
+
+def _marker_text(body: dict[str, Any], params: Mapping[str, Any]) -> str:
+    for source in (body, params):
+        prompt = source.get("prompt")
+        if isinstance(prompt, str):
+            return prompt
+    return ""
+
+
+def validate_submission(body: object, operation: str | Operation = IMAGE_GENERATION) -> Submission:
+    """Parse a job body for ``operation``; :class:`InvalidSubmission` with every problem if it is invalid."""
+    endpoint = OPERATIONS[operation] if isinstance(operation, str) else operation
     if not isinstance(body, dict):
         raise InvalidSubmission(f"Request body must be a JSON object, received {zod.type_name(body)}")
     errors = _Collector()
-    spec = _check_model(body, errors)
-    _check_common(body, spec, errors)
-    # Which keys are allowed depends on the model (the body is discriminated by it), so
-    # with an unknown model only the model itself can be blamed.
+    spec = _check_discriminator(body, endpoint, errors)
+    if not endpoint.is_action:
+        _check_prompt(body, endpoint, spec, errors)
+    _check_webhooks(body, errors)
+    # Which keys are allowed depends on the model or action (the body is discriminated by it), so
+    # with an unknown one only the discriminator itself can be blamed.
     if spec is not None:
-        _check_keys_and_params(body, spec, errors)
+        if endpoint.is_action:
+            _check_fields(_action_fields(body), spec, "", errors)
+        else:
+            _check_model_body(body, spec, errors)
     if errors.details or spec is None:
         raise InvalidSubmission("Validation failed", dict(errors.details))
-    params = spec.params.resolve(body.get(spec.params.key, {}))
+    given = _action_fields(body) if endpoint.is_action else body.get(spec.params.key, {})
+    params = spec.params.resolve(given)
     return Submission(
-        prompt=body["prompt"],
+        prompt=_marker_text(body, params),
         model=spec,
         params=params,
         webhook_url=body.get("webhookUrl"),
         webhook_events=tuple(body.get("webhookEvents", ())),
         body=body,
         credit_cost=spec.credit_cost(params),
-        output=plan_output(spec, params),
+        operation=endpoint.path,
     )

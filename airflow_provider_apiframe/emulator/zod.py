@@ -32,6 +32,12 @@ SUPPORTED_KEYWORDS = frozenset(
         "items",
         "minItems",
         "maxItems",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "anyOf",
+        "properties",
+        "required",
+        "additionalProperties",
     }
 )
 SUPPORTED_TYPES = frozenset({"string", "number", "integer", "boolean", "array", "object", "null"})
@@ -55,6 +61,12 @@ def require_supported(schema: Mapping[str, Any], where: str) -> None:
         raise ValueError(f"{where}: format {schema['format']!r} is not supported by the emulator")
     if "items" in schema:
         require_supported(schema["items"], f"{where}.items")
+    for index, option in enumerate(schema.get("anyOf", ())):
+        require_supported(option, f"{where}.anyOf.{index}")
+    for name, child_schema in schema.get("properties", {}).items():
+        require_supported(child_schema, f"{where}.{name}")
+    if schema.get("additionalProperties", False) is not False:
+        raise ValueError(f"{where}: only additionalProperties false is supported by the emulator")
 
 
 def type_name(value: object) -> str:
@@ -104,6 +116,9 @@ def is_http_url(value: str) -> bool:
 
 def problems(schema: Mapping[str, Any], value: object, path: str) -> Iterator[Problem]:
     """Every problem Zod would report for ``value`` at ``path``; none for a valid value."""
+    if "anyOf" in schema:
+        yield from _union_problems(schema["anyOf"], value, path)
+        return
     kinds = _types(schema)
     if value is None and "null" in kinds:
         return
@@ -125,6 +140,39 @@ def problems(schema: Mapping[str, Any], value: object, path: str) -> Iterator[Pr
         yield from _number_problems(schema, kind, value, path)
     elif isinstance(value, list):
         yield from _array_problems(schema, value, path)
+    elif isinstance(value, dict):
+        yield from _object_problems(schema, value, path)
+
+
+def _union_problems(options: Iterable[Mapping[str, Any]], value: object, path: str) -> Iterator[Problem]:
+    # Zod's union passes if one option does. Else, if an option took the value's type and failed only a
+    # check after it (a "dirty" result: a range, a length), that option's problems are the answer; else one
+    # "Invalid input" for the whole union (a literal that does not match is never dirty).
+    failures = []
+    for option in options:
+        found = list(problems(option, value, path))
+        if not found:
+            return
+        failures.append((option, found))
+    for option, found in failures:
+        kind = next((k for k in _types(option) if k != "null"), None)
+        if "enum" not in option and "anyOf" not in option and kind is not None and _is_kind(value, kind):
+            yield from found
+            return
+    yield path, "Invalid input"
+
+
+def _object_problems(schema: Mapping[str, Any], value: dict[str, Any], path: str) -> Iterator[Problem]:
+    # A strict Zod object (additionalProperties false): each missing key and each unknown key at its path.
+    properties: Mapping[str, Mapping[str, Any]] = schema.get("properties", {})
+    for name in schema.get("required", ()):
+        if name not in value:
+            yield child(path, name), "Required"
+    for name, item in value.items():
+        if name in properties:
+            yield from problems(properties[name], item, child(path, name))
+        elif "properties" in schema:
+            yield child(path, name), "Unrecognized key"
 
 
 def _types(schema: Mapping[str, Any]) -> tuple[str, ...]:
@@ -169,6 +217,10 @@ def _number_problems(
         yield path, f"Number must be greater than or equal to {_js_number(schema['minimum'])}"
     if "maximum" in schema and value > schema["maximum"]:
         yield path, f"Number must be less than or equal to {_js_number(schema['maximum'])}"
+    if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+        yield path, f"Number must be greater than {_js_number(schema['exclusiveMinimum'])}"
+    if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
+        yield path, f"Number must be less than {_js_number(schema['exclusiveMaximum'])}"
 
 
 def _array_problems(schema: Mapping[str, Any], value: list[Any], path: str) -> Iterator[Problem]:

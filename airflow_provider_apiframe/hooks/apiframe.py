@@ -44,6 +44,7 @@ from airflow_provider_apiframe.wire.transport import (
     SyncTransport,
     job_request,
 )
+from airflow_provider_apiframe.wire.uploads import UPLOAD_PATH, UPLOADS, FileToUpload, Upload, parse_upload
 
 if TYPE_CHECKING:
     import requests
@@ -212,6 +213,22 @@ class ApiframeHook(HttpHook):
     ) -> SubmittedJob:
         """Send one submit as it is (no check, no resubmission) and read the API's 202 answer."""
         return parse_submitted(self.transport.send(submit_request(path, body, idempotency_key)))
+
+    def upload(self, file: FileToUpload, sha256: str | None = None) -> Upload:
+        """
+        Upload a file with ``POST /v2/uploads`` (streamed, never read whole) and return its URL and expiry.
+
+        With the file's ``sha256``, an earlier upload of the same bytes to this API is reused while its URL
+        has time to live, so a thousand rows that name one file send it once.
+        """
+        base_url = self.settings.base_url
+        if sha256 is not None and (known := UPLOADS.reusable(base_url, sha256, time.time())) is not None:
+            return known
+        upload = parse_upload(self.transport.send(ApiRequest("POST", UPLOAD_PATH, upload=file)))
+        if sha256 is not None:
+            UPLOADS.remember(base_url, sha256, upload, time.time())
+        self.log.info("Uploaded %d bytes (%s): %s", file.size, file.content_type, upload.url)
+        return upload
 
     def get_job(self, job_id: str) -> Job:
         """``GET /v2/jobs/{id}``, read into a ``Job``."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_provider_apiframe.catalogue.image_models import get_model, model_ids
+from airflow_provider_apiframe.catalogue.model_specs import get_model, model_ids
 from airflow_provider_apiframe.exceptions import ApiframeValidationError
 from airflow_provider_apiframe.operators.arguments import is_literal
 from airflow_provider_apiframe.operators.generate import ApiframeImageGenerateOperator

@@ -13,6 +13,7 @@ provider: the hook and the trigger are imported where a task runs.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -30,6 +31,7 @@ from airflow_provider_apiframe.operators.arguments import (
     is_literal,
     positive_seconds,
 )
+from airflow_provider_apiframe.storage.inputs import ResolvedInputs, is_file, resolve_inputs, unwrap_outputs
 from airflow_provider_apiframe.waiting.events import JobEvent
 from airflow_provider_apiframe.waiting.watch import terminal_event
 from airflow_provider_apiframe.wire.idempotency import task_instance_key
@@ -152,6 +154,8 @@ class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator)
         self.poll_interval = positive_seconds(self.task_id, "poll_interval", poll_interval)
         self.timeout = positive_seconds(self.task_id, "timeout", timeout)
         self._finished: dict[str, list[str]] = {}
+        # The inputs as checked when the task runs: files stand in the block as placeholders.
+        self._inputs: ResolvedInputs | None = None
 
     def job_request(self) -> JobRequest:
         """Return what the job is asked for, from the task's (rendered) arguments."""
@@ -174,6 +178,17 @@ class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator)
         if not only_literals or is_literal(request.prompt):
             model.check_prompt(request.prompt)
         options = request.options
+        if isinstance(options, Mapping) and model.inputs:
+            if only_literals:
+                # A file is read when the task runs, on the worker, not where the DAG is parsed.
+                options = {
+                    k: v
+                    for k, v in unwrap_outputs(model, options).items()
+                    if not (k in model.inputs and _names_file(v))
+                }
+            else:
+                self._inputs = resolve_inputs(model, options, None)
+                options = self._inputs.options
         if only_literals and isinstance(options, Mapping):
             model.check_params(options, only={k: v for k, v in options.items() if is_literal(v)})
         elif not only_literals or is_literal(options):
@@ -191,9 +206,19 @@ class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator)
         """Settle what is known only when the task runs, before its arguments are checked: nothing here."""
 
     def submit_job(self, context: Context) -> str:
-        """Submit the job under the task instance's idempotency key; push its id to XCom."""
+        """Upload the files among the inputs, submit the job under the task's key; push its id to XCom."""
         request = self.job_request()
+        inputs = self._inputs
+        if inputs is not None:
+            # Keyed by the files' digests, not their upload URLs: every try gets the same key.
+            request = JobRequest(request.model, inputs.options, request.prompt)
         key = self.task_key(context, request)
+        if inputs is not None and inputs.files:
+            urls = {
+                stand_in: self.hook.upload(file.to_upload(), file.sha256).url
+                for stand_in, file in inputs.files.items()
+            }
+            request = JobRequest(request.model, inputs.with_urls(urls), request.prompt)
         job_id = self.hook.submit_job(self.operation, request, idempotency_key=key)
         self.log.info("apiframe job %s submitted (%s, %s)", job_id, request.model, options_of(request))
         context["ti"].xcom_push(key="job_id", value=job_id)
@@ -216,7 +241,8 @@ class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator)
     def poll_until_complete(self, external_id: Any, context: Context) -> list[str]:  # type: ignore[override]
         """Defer to the trigger (default), or wait here; return the output URLs when waiting here."""
         job_id = str(external_id)
-        model = self.job_request().model
+        # An action's job carries its parent's model, not the action's name: it is then waited for by id.
+        model = self.job_request().model if self.operation.discriminator == "model" else None
         # Measured from now, also for a job a previous try submitted: the timeout is per try.
         started = time.time()
         deadline = started + self.timeout
@@ -271,7 +297,7 @@ class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator)
                     number=number,
                     model=request.model,
                     prompt=request.prompt or "",
-                    options=options_of(request),
+                    options=_plain(options_of(request)),
                     credits=done["credit_cost"],
                 )
                 for number, url in enumerate(self._images, start=1)
@@ -279,3 +305,45 @@ class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator)
             self.store_to,
         )
         return [stored[url] for url in self._images]
+
+
+class ApiframeModelOperator(ApiframeJobOperator):
+    """
+    Run one job whose arguments are the model and its parameter block: the base of most operation faces.
+
+    A face sets ``operation`` (and its link and colour); inputs such as ``image`` or ``video`` are keys
+    of ``options``, as the vendor's spec names them.
+
+    :param model: One of the operation's models. Templated.
+    :param options: The model's parameter block, as the vendor's spec defines it, checked against the
+        catalogue before anything is spent. Templated.
+    :param kwargs: Everything else ``ApiframeJobOperator`` takes (connection, deferrable,
+        poll_interval, timeout, store_to) and ``BaseOperator``'s arguments.
+    """
+
+    template_fields: Sequence[str] = ("model", "options", "store_to")
+
+    def __init__(self, *, model: str, options: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(model=model, **kwargs)
+        self.options = options if options is not None else {}
+        self.check_literals()
+
+    def job_request(self) -> JobRequest:
+        """Ask for one job of ``model`` with ``options`` as its block."""
+        return JobRequest(model=self.model, options=self.options)
+
+
+def _names_file(value: Any) -> bool:
+    """Whether an input value is, or lists, a file to upload."""
+    if isinstance(value, list | tuple):
+        return any(is_file(item) for item in value)
+    return is_file(value)
+
+
+def _plain(value: Any) -> Any:
+    """Return ``value`` with paths as their text, for the manifest's JSON."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return str(value) if isinstance(value, os.PathLike) else value

@@ -9,7 +9,7 @@ URLs. Everything past this module works with ``Job`` and ``JobStatus`` only.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -22,6 +22,11 @@ MAX_PROGRESS = 100
 # A credit cost past this is no price but a garbled number (one of thousands of digits could not even be
 # written to an XCom).
 MAX_CREDIT_COST = 10**12
+# Where an image job's result lists its URLs (the seed's key first).
+IMAGE_KEYS = ("images", "imageUrls", "image_url")
+# How deep and how many URLs are read from a result of another shape: an answer is bounded, not trusted.
+MAX_RESULT_DEPTH = 6
+MAX_OUTPUTS = 1000
 
 
 class JobStatus(StrEnum):
@@ -66,6 +71,7 @@ class Job:
     progress: int | None = None
     error: str | None = None
     credit_cost: int | None = None
+    # The output URLs: images, or the videos or audio files of those operations.
     images: list[str] = field(default_factory=list)
     expired: bool = False
     # Epoch seconds on the API's clock; None when absent or unreadable.
@@ -105,7 +111,7 @@ def parse_job(body: Any) -> Job:
         progress=_progress(data.get("progress")),
         error=error if isinstance(error, str) else (None if error is None else shown(error)),
         credit_cost=_bounded_int(data.get("creditCost"), MAX_CREDIT_COST),
-        images=_image_urls(data.get("result")),
+        images=_output_urls(data.get("result")),
         expired=data.get("expired") is True,
         created_at=parse_timestamp(data.get("createdAt")),
         completed_at=parse_timestamp(data.get("completedAt")),
@@ -174,16 +180,36 @@ def _bounded_int(value: Any, most: int) -> int | None:
     return None
 
 
-def _image_urls(result: Any) -> list[str]:
-    # The spec leaves `result` untyped; the seed documents {"images": [url, ...]}. Accept a bare list
-    # or a single URL too, so a drift in that shape is not mistaken for a job without images.
-    if isinstance(result, Mapping):
-        result = result.get("images", result.get("imageUrls", result.get("image_url")))
-    if isinstance(result, str):
-        result = [result]
-    if not isinstance(result, list):
-        return []
-    return [url for url in result if isinstance(url, str)]
+def _output_urls(result: Any) -> list[str]:
+    """
+    Return the job's output URLs: ``images`` as the seed documents it, else every http(s) URL under it.
+
+    The spec leaves ``result`` untyped: images come as ``{"images": [url, ...]}`` (a bare list or a single
+    URL is accepted too, so a drift in that shape is not mistaken for a job without images); videos and
+    audio (*assumed* ``{"videos": [...]}``, ``{"audio": [...]}``) in any shape, read in order.
+    """
+    if isinstance(result, Mapping) and any(key in result for key in IMAGE_KEYS):
+        result = next(result[key] for key in IMAGE_KEYS if key in result)
+        if isinstance(result, str):
+            result = [result]
+        return [url for url in result if isinstance(url, str)] if isinstance(result, list) else []
+    if isinstance(result, str | list):
+        found = [result] if isinstance(result, str) else [url for url in result if isinstance(url, str)]
+        if found or isinstance(result, str):
+            return found
+    return list(_urls_under(result, MAX_RESULT_DEPTH))[:MAX_OUTPUTS]
+
+
+def _urls_under(value: Any, depth: int) -> Iterator[str]:
+    if isinstance(value, str):
+        if value.startswith(("https://", "http://")):
+            yield value
+    elif depth > 0 and isinstance(value, Mapping):
+        for item in value.values():
+            yield from _urls_under(item, depth - 1)
+    elif depth > 0 and isinstance(value, list):
+        for item in value:
+            yield from _urls_under(item, depth - 1)
 
 
 def _mapping(body: Any, what: str) -> Mapping[str, Any]:

@@ -22,6 +22,7 @@ from urllib.parse import quote
 from airflow_provider_apiframe.exceptions import (
     ApiframeAuthError,
     ApiframeConfigurationError,
+    ApiframeConflictError,
     ApiframeError,
     ApiframeInsufficientCreditsError,
     ApiframeNotFoundError,
@@ -34,6 +35,7 @@ from airflow_provider_apiframe.exceptions import (
 from airflow_provider_apiframe.wire.bounded_read import async_body, sync_body
 from airflow_provider_apiframe.wire.budgets import budget_for
 from airflow_provider_apiframe.wire.pacing import Booking, Budget
+from airflow_provider_apiframe.wire.uploads import FileToUpload, MultipartBody
 
 if TYPE_CHECKING:
     import aiohttp
@@ -141,6 +143,8 @@ class ApiRequest:
     idempotency_key: str | None = None
     # False for the API's public reads (the model list): no key, so a redirect may be followed.
     authenticated: bool = True
+    # A file sent as multipart/form-data instead of a JSON body (``POST /v2/uploads``).
+    upload: FileToUpload | None = None
 
     def __post_init__(self) -> None:
         # Only paths under the configured base URL: no caller can aim a request, and the key, elsewhere.
@@ -149,8 +153,8 @@ class ApiRequest:
 
     @property
     def may_resend(self) -> bool:
-        """A request that cannot create a second job: a read, or a write the server deduplicates."""
-        return self.method == "GET" or self.idempotency_key is not None
+        """Say whether a resend is harmless: a read, a write the server deduplicates, or a free upload."""
+        return self.method == "GET" or self.idempotency_key is not None or self.upload is not None
 
     def describe(self) -> str:
         """Name the request in messages: its method and path."""
@@ -254,6 +258,8 @@ def error_from_response(
         )
     if status == 404:
         return ApiframeNotFoundError(message, http_status=404)
+    if status == 409:
+        return ApiframeConflictError(message, http_status=409)
     if status == 429:
         return ApiframeRateLimitError(message, retry_after=parse_retry_after(response.headers))
     if status >= 500 and status != 501:
@@ -380,18 +386,23 @@ class SyncTransport:
     def _send_once(self, request: ApiRequest) -> Any:
         import requests
 
-        data = encode_body(request)
+        headers = build_headers(self.settings, request)
+        data: bytes | MultipartBody | None = encode_body(request)
         budget = self.budget if request.authenticated else None
         booking = budget.book() if budget is not None else None
         if booking is not None:
             time.sleep(booking.wait)
+        if request.upload is not None:
+            # Opened for this try only: a resend reads the file from its start again.
+            data = MultipartBody(request.upload)
+            headers["Content-Type"] = data.content_type
         deadline = time.monotonic() + self.settings.timeout
         try:
             with self.session.request(
                 request.method,
                 request.url(self.settings),
                 data=data,
-                headers=build_headers(self.settings, request),
+                headers=headers,
                 timeout=self.settings.timeout,
                 allow_redirects=not request.authenticated,
                 stream=True,
@@ -402,6 +413,9 @@ class SyncTransport:
                 raw = RawResponse(response.status_code, response.headers, body)
         except requests.RequestException as err:
             raise transport_failure(self.settings, request, err) from None
+        finally:
+            if isinstance(data, MultipartBody):
+                data.close()
         return paced_interpret(self.settings, request, raw, budget, booking)
 
 
@@ -415,6 +429,9 @@ class AsyncTransport:
 
     async def send(self, request: ApiRequest) -> Any:
         """Send the request, resending it as the retry policy allows; return the decoded JSON answer."""
+        if request.upload is not None:
+            # Files are read from the worker's storage, before a task defers; a trigger never uploads.
+            raise ValueError(f"{request.describe()}: uploads are sent by the sync transport only")
         attempts = Attempts(self.settings, request)
         while True:
             try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_apiframe.batch.rows import MAX_ROW_ID_LENGTH, read_rows
-from airflow_provider_apiframe.catalogue.image_models import get_model
+from airflow_provider_apiframe.catalogue.model_specs import get_model
 from airflow_provider_apiframe.exceptions import ApiframeValidationError
 
 IMAGEN_4 = get_model("imagen-4")

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from airflow_provider_apiframe.catalogue.image_models import (
+from airflow_provider_apiframe.catalogue.model_specs import (
     MAX_SAFE_INTEGER,
     PROMPT_MAX_LENGTH,
     get_model,

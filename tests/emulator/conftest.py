@@ -6,18 +6,31 @@ pytest plugin, loaded by the top-level conftest.
 
 from __future__ import annotations
 
+import json
 import re
+from importlib import resources
 from typing import Any
 
 import pytest
 import requests
 
-from airflow_provider_apiframe.catalogue.image_models import load_catalogue
-
 IMAGEN = "imagen-4"
+IMAGE_GENERATION = "/v2/images/generate"
 
-# The catalogue the emulator serves, read as the provider reads it, and bodies built from its schemas.
-CATALOGUE = load_catalogue()
+# The catalogue file the emulator serves (as the package ships it), and bodies built from its schemas.
+RAW_CATALOGUE = json.loads(
+    resources.files("airflow_provider_apiframe.catalogue").joinpath("models.json").read_text("utf-8")
+)
+OPERATIONS = RAW_CATALOGUE["operations"]
+# The image generation view the older tests read: its models and the blocks they use.
+CATALOGUE = {
+    "models": OPERATIONS[IMAGE_GENERATION]["models"],
+    "blocks": {
+        block_id: block
+        for block_id, block in RAW_CATALOGUE["blocks"].items()
+        if any(entry["block"] == block_id for entry in OPERATIONS[IMAGE_GENERATION]["models"].values())
+    },
+}
 MODEL_IDS = sorted(CATALOGUE["models"])
 # The parameters by which a request asks for several images.
 COUNT_PARAMS = ("number_of_images", "n", "num_images", "num_outputs")
@@ -25,15 +38,17 @@ VALID_UUID = "3f0c2a5e-8d1b-4c7e-9a6f-2b4d6e8f0a1c"
 VALID_URL = "https://example.org/input.png"
 
 
-def block_of(model_id: str) -> dict:
+def block_of(model_id: str, operation: str = IMAGE_GENERATION) -> dict:
     """The model's parameter block as the catalogue has it: ``key``, ``params``, ``required``."""
-    return CATALOGUE["blocks"][CATALOGUE["models"][model_id]["block"]]
+    return RAW_CATALOGUE["blocks"][OPERATIONS[operation]["models"][model_id]["block"]]
 
 
 def valid_value(name: str, schema: dict):
     """A value the schema accepts, built from its keywords (and checked against its pattern)."""
     if "enum" in schema:
         return schema["enum"][0]
+    if "anyOf" in schema:
+        return valid_value(name, schema["anyOf"][0])
     kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
     kind = next(k for k in kinds if k != "null")
     low, high = schema.get("minimum"), schema.get("maximum")
@@ -43,6 +58,8 @@ def valid_value(name: str, schema: dict):
         return low if low is not None else high if high is not None else 42
     if kind == "number":
         return (low + high) / 2 if low is not None and high is not None else 0.5
+    if kind == "object":
+        return {key: valid_value(key, schema["properties"][key]) for key in schema.get("required", ())}
     if kind == "boolean":
         return True
     if kind == "array":
@@ -55,18 +72,31 @@ def valid_value(name: str, schema: dict):
     return value
 
 
-def minimal_body(model_id: str) -> dict:
+def _body(model_id: str, operation: str, params: dict) -> dict:
+    """A body for the model (or action) of ``operation`` with this block; a prompt where the body has one."""
+    endpoint = OPERATIONS[operation]
+    block = block_of(model_id, operation)
+    if endpoint["discriminator"] == "action":
+        return {"action": model_id, **params}
+    body: dict = {"model": model_id}
+    if "prompt_max_length" in endpoint["models"][model_id]:
+        body["prompt"] = "koi in a pond"
+    body[block["key"]] = params
+    return body
+
+
+def minimal_body(model_id: str, operation: str = IMAGE_GENERATION) -> dict:
     """The model's block with only its required keys (an empty block when none is)."""
-    block = block_of(model_id)
+    block = block_of(model_id, operation)
     params = {name: valid_value(name, block["params"][name]["schema"]) for name in block["required"]}
-    return {"prompt": "koi in a pond", "model": model_id, block["key"]: params}
+    return _body(model_id, operation, params)
 
 
-def full_body(model_id: str) -> dict:
+def full_body(model_id: str, operation: str = IMAGE_GENERATION) -> dict:
     """The model's block with a valid value for every key it has."""
-    block = block_of(model_id)
+    block = block_of(model_id, operation)
     params = {name: valid_value(name, param["schema"]) for name, param in block["params"].items()}
-    return {"prompt": "koi in a pond", "model": model_id, block["key"]: params}
+    return _body(model_id, operation, params)
 
 
 class FakeClock:
@@ -100,13 +130,14 @@ class Api:
         *,
         headers: dict[str, str] | None = None,
         idempotency_key: str | None = None,
+        path: str = IMAGE_GENERATION,
         **fields,
     ) -> requests.Response:
-        """POST a submit body; without ``body``, a valid imagen-4 request updated with ``fields``."""
+        """POST a job body to ``path``; without ``body``, a valid imagen-4 request updated with ``fields``."""
         if body is None:
             body = {"prompt": "koi in a pond", "model": IMAGEN, **fields}
         return requests.post(
-            f"{self.url}/v2/images/generate",
+            f"{self.url}{path}",
             json=body,
             headers=self.headers(headers, idempotency_key),
             timeout=10,
@@ -121,6 +152,7 @@ class Api:
         return response.json()
 
     def new_job(self, **fields: Any) -> str:
+        """Submit (as :meth:`submit` does) and return the new job's id, failing unless answered 202."""
         response = self.submit(**fields)
         assert response.status_code == 202, response.text
         return response.json()["jobId"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.emulator.conftest import CATALOGUE, COUNT_PARAMS
+from tests.emulator.conftest import CATALOGUE, COUNT_PARAMS, OPERATIONS
 
 
 @pytest.fixture
@@ -19,7 +19,8 @@ def keyed(apiframe_emulator_factory):
 
 
 ROUTES = [
-    ("POST", "/v2/images/generate"),
+    *(("POST", path) for path in sorted(OPERATIONS)),
+    ("POST", "/v2/uploads"),
     ("GET", "/v2/jobs/00000000-0000-4000-8000-000000000000"),
     ("GET", "/v2/me"),
 ]
@@ -41,7 +42,7 @@ def test_bad_keys_are_refused_before_anything_happens(keyed, method, path, heade
     assert response.headers["Content-Type"].startswith("application/json")
     assert isinstance(response.json()["error"], str) and response.json()["error"]
     stats = keyed.server.stats()
-    assert stats["submits"] == stats["polls"] == stats["jobs_created"] == 0
+    assert stats["submits"] == stats["polls"] == stats["jobs_created"] == stats["uploads"] == 0
 
 
 def test_every_listed_key_works(keyed):
@@ -75,11 +76,25 @@ def listed_models(url: str) -> dict[str, dict]:
     return {entry["id"]: entry for entry in response.json()["models"]}
 
 
+IMAGE_ENDPOINT_MODELS = {
+    model_id
+    for path, operation in OPERATIONS.items()
+    if path.startswith("/v2/images/") and operation["discriminator"] == "model"
+    for model_id in operation["models"]
+}
+
+
 def test_models_is_public_and_lists_every_model_of_the_catalogue(keyed):
     catalogue = CATALOGUE
     models = listed_models(keyed.url)
-    assert set(models) == set(catalogue["models"]) and len(models) == 51
+    # Generation's 51, and the models of editing, upscaling and background removal.
+    assert set(models) == IMAGE_ENDPOINT_MODELS and len(models) == 51 + 5
+    assert set(catalogue["models"]) < set(models)
     for model_id, entry in models.items():
+        if model_id not in catalogue["models"]:
+            assert entry["modality"] == "image" and entry["pricingMode"] == "flat", entry
+            assert entry["costMin"] == entry["costMax"] >= 1
+            continue
         assert set(entry) == {"id", "label", "modality", "description", "costMin", "costMax", "pricingMode"}
         assert entry["modality"] == "image" and entry["label"] and entry["description"]
         assert isinstance(entry["costMin"], int) and 1 <= entry["costMin"] <= entry["costMax"], entry
@@ -141,8 +156,19 @@ def test_placeholder_prices_keep_tiers_in_a_plausible_order(apiframe_emulator):
 def test_models_filters_by_modality_and_refuses_unknown_ones(keyed):
     import requests
 
-    assert requests.get(f"{keyed.url}/v2/models?modality=video", timeout=10).json() == {"models": []}
-    assert len(requests.get(f"{keyed.url}/v2/models", timeout=10).json()["models"]) == 51
+    every = requests.get(f"{keyed.url}/v2/models", timeout=10).json()["models"]
+    by_modality = {
+        modality: requests.get(f"{keyed.url}/v2/models?modality={modality}", timeout=10).json()["models"]
+        for modality in ("image", "video", "music")
+    }
+    assert {m: len(entries) for m, entries in by_modality.items()} == {"image": 56, "video": 43, "music": 7}
+    assert len(every) == 106 and sorted(e["id"] for e in every) == sorted(
+        e["id"] for entries in by_modality.values() for e in entries
+    )
+    for modality, entries in by_modality.items():
+        assert {entry["modality"] for entry in entries} == {modality}
+    # Follow-up actions are no models.
+    assert not {"upsample", "extend", "stems"} & {entry["id"] for entry in every}
     bad = requests.get(f"{keyed.url}/v2/models?modality=smell", timeout=10)
     assert bad.status_code == 400 and "modality" in bad.json()["details"]
 

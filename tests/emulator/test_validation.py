@@ -322,10 +322,56 @@ def test_the_prompt_is_counted_in_utf16_units_as_javascript_does(api):
 def test_a_schema_keyword_the_emulator_cannot_check_stops_the_catalogue_loading():
     require_supported({"type": "array", "items": {"type": "string", "format": "uri"}, "maxItems": 3}, "ok")
     for schema in (
-        {"type": "number", "exclusiveMinimum": 0},
+        {"type": "number", "multipleOf": 2},
         {"type": "string", "format": "email"},
         {"type": "tuple"},
         {"type": "array", "items": {"type": "string", "const": "x"}},
     ):
         with pytest.raises(ValueError, match="not supported"):
             require_supported(schema, "someParams.key")
+
+
+@pytest.mark.parametrize(
+    ("schema", "value", "messages"),
+    [
+        # A union of literals: one "Invalid input", whatever was sent.
+        (
+            {"anyOf": [{"enum": [5], "type": "number"}, {"enum": [10], "type": "number"}]},
+            7,
+            ["Invalid input"],
+        ),
+        (
+            {"anyOf": [{"enum": [5], "type": "number"}, {"enum": [10], "type": "number"}]},
+            "5",
+            ["Invalid input"],
+        ),
+        ({"anyOf": [{"enum": [5], "type": "number"}, {"enum": [10], "type": "number"}]}, 10, []),
+        # An option that took the type and failed a later check answers for the union (Zod's "dirty").
+        (
+            {"anyOf": [{"type": "number", "minimum": 5}, {"type": "string"}]},
+            3,
+            ["greater than or equal to 5"],
+        ),
+        ({"anyOf": [{"type": "number", "minimum": 5}, {"type": "string"}]}, "x", []),
+        ({"type": "number", "exclusiveMinimum": 0}, 0, ["Number must be greater than 0"]),
+        ({"type": "number", "exclusiveMaximum": 1.5}, 1.5, ["Number must be less than 1.5"]),
+        ({"type": "number", "exclusiveMinimum": 0}, 0.001, []),
+        (
+            {
+                "type": "object",
+                "properties": {"a": {"type": "integer"}},
+                "required": ["a"],
+                "additionalProperties": False,
+            },
+            {"b": 1},
+            ["Required", "Unrecognized key"],
+        ),
+    ],
+)
+def test_unions_exclusive_bounds_and_objects_get_zods_messages(schema, value, messages):
+    from airflow_provider_apiframe.emulator.zod import problems
+
+    require_supported(schema, "x")
+    found = [message for _, message in problems(schema, value, "x")]
+    assert len(found) == len(messages)
+    assert all(text in message for text, message in zip(messages, found, strict=True)), found

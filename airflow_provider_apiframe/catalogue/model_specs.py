@@ -1,12 +1,13 @@
 """
-What the provider knows about apiframe's image models: the catalogue in ``image_models.json``.
+What the provider knows about apiframe's models, for every job operation: the catalogue in ``models.json``.
 
-The catalogue is derived from the vendor's OpenAPI document by ``scripts/derive_catalogue.py``: every
-model of ``POST /v2/images/generate``, the body key of its parameter block, each parameter's JSON
-schema (type, allowed values, range, pattern), which are required, which are image inputs, and the
-published defaults and prices. It is read on first use, not on import, so a DAG file that imports an
-operator pays nothing for it. The hook, the triggers and the operators read these descriptions and hold
-no model-specific branch.
+The catalogue is derived from the vendor's OpenAPI document by ``scripts/derive_catalogue.py``: per job
+endpoint, every model (or, for the action endpoints, every action), the body key of its parameter block
+(none where an action's fields sit at the top level), each parameter's JSON schema (type, allowed
+values, range, pattern), which are required, which take an image, video or audio input, whether a
+top-level prompt goes with it, and the published defaults and prices. It is read on first use, not on
+import, so a DAG file that imports an operator pays nothing for it. The hook, the triggers and the
+operators read these descriptions and hold no model-specific branch.
 """
 
 from __future__ import annotations
@@ -27,14 +28,15 @@ if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
 PROMPT_MAX_LENGTH = 2000
+IMAGE_GENERATION_PATH = "/v2/images/generate"
 # Number.MAX_SAFE_INTEGER: the API reads JSON into JavaScript numbers, which hold no larger integer exactly.
 MAX_SAFE_INTEGER = 2**53 - 1
-CATALOGUE_FILE = "image_models.json"
+CATALOGUE_FILE = "models.json"
 
 
 @cache
 def load_catalogue() -> Mapping[str, Any]:
-    """Read the catalogue as stored: ``source``, ``blocks`` (by id) and ``models`` (by id)."""
+    """Read the catalogue as stored: ``source``, ``blocks`` (by id), ``operations`` (by endpoint)."""
     text = resources.files("airflow_provider_apiframe.catalogue").joinpath(CATALOGUE_FILE).read_text("utf-8")
     return json.loads(text)  # type: ignore[no-any-return]
 
@@ -46,9 +48,15 @@ class ParamSpec:
     name: str
     schema: Mapping[str, Any]
     required: bool = False
-    image_input: bool = False
+    # What a URI parameter takes: "image", "video" or "audio"; None for any other parameter.
+    input: str | None = None
     # A published default; None where the API picks one it does not document.
     default: Any = None
+
+    @property
+    def image_input(self) -> bool:
+        """Whether the parameter takes an image (a reference, a mask, an input to edit)."""
+        return self.input == "image"
 
     @property
     def choices(self) -> tuple[Any, ...]:
@@ -65,6 +73,8 @@ def describe(schema: Mapping[str, Any]) -> str:
     """Say in words what a parameter's JSON schema allows, for error messages and docs."""
     if "enum" in schema:
         return "one of " + ", ".join(str(choice) for choice in schema["enum"])
+    if "anyOf" in schema and all("enum" in option for option in schema["anyOf"]):
+        return "one of " + ", ".join(str(choice) for option in schema["anyOf"] for choice in option["enum"])
     kinds = schema.get("type", "any")
     kind = next(k for k in ([kinds] if isinstance(kinds, str) else kinds) if k != "null")
     nullable = " (or null)" if isinstance(kinds, list) and "null" in kinds else ""
@@ -77,6 +87,8 @@ def describe(schema: Mapping[str, Any]) -> str:
     if kind in ("integer", "number"):
         words = "an integer" if kind == "integer" else "a number"
         low, high = schema.get("minimum"), schema.get("maximum")
+        if "exclusiveMinimum" in schema:
+            return f"{words} greater than {schema['exclusiveMinimum']}"
         if low is not None and high is not None:
             return f"{words} from {low} to {high}"
         if low is not None:
@@ -96,17 +108,29 @@ def describe(schema: Mapping[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
-class ImageModel:
-    """An apiframe image model: how to address it and what it accepts."""
+class ModelSpec:
+    """
+    An apiframe model (or action) of one operation: how to address it and what it accepts.
+
+    :param id: The model's id (``imagen-4``), or the action's name (``upsample``).
+    :param params_key: The body key of its parameter block (``imagenParams``); empty where its fields sit
+        at the top level of the body (the action endpoints).
+    :param params: Every key of the block.
+    :param credit_cost: The published price of one job, if there is one.
+    :param block_required: Whether the block must be sent (a character reference, a LoRA, an action).
+    :param prompt_max_length: The longest top-level prompt; 0 where the body has no top-level prompt.
+    :param block_id: The block's id in the catalogue, shared by models with the same block.
+    :param discriminator: The body key that names the model: ``model``, or ``action``.
+    """
 
     id: str
     params_key: str
     params: tuple[ParamSpec, ...]
     credit_cost: int | None
-    # The spec makes some models' block mandatory (a character reference, a LoRA).
     block_required: bool = False
     prompt_max_length: int = PROMPT_MAX_LENGTH
     block_id: str = ""
+    discriminator: str = "model"
 
     def param(self, name: str) -> ParamSpec:
         """Return the spec of the parameter ``name``, which must be one of the model's."""
@@ -117,9 +141,28 @@ class ImageModel:
         """The names of the parameters that are image inputs."""
         return tuple(spec.name for spec in self.params if spec.image_input)
 
+    @property
+    def inputs(self) -> dict[str, str]:
+        """Every parameter that takes a file (a URI), with what it takes: image, video or audio."""
+        return {spec.name: spec.input for spec in self.params if spec.input}
+
+    @property
+    def takes_prompt(self) -> bool:
+        """Whether the body has a top-level ``prompt`` (else a prompt, if any, is one of the block's keys)."""
+        return self.prompt_max_length > 0
+
     def check_prompt(self, prompt: Any) -> None:
         """Refuse a prompt the API would refuse, before any credit is spent."""
         path = "prompt"
+        if not self.takes_prompt:
+            if prompt is None:
+                return
+            raise ApiframeValidationError(
+                "Invalid prompt",
+                details={
+                    path: [f"{self.id} takes no top-level prompt; give it in its options if it has one"]
+                },
+            )
         if not isinstance(prompt, str):
             raise ApiframeValidationError(
                 "Invalid prompt", details={path: [f"must be a string, got {type(prompt).__name__}"]}
@@ -143,13 +186,17 @@ class ImageModel:
             raise ApiframeValidationError(
                 f"Invalid parameters for {self.id}",
                 details={
-                    self.params_key: [f"must be a mapping of parameter names to values, got {shown(values)}"]
+                    self.params_key or "options": [
+                        f"must be a mapping of parameter names to values, got {shown(values)}"
+                    ]
                 },
             )
         checked = values if only is None else only
         details: dict[str, list[str]] = {}
         for path, message in self._problems(checked, partial=only is not None):
-            details.setdefault(f"{self.params_key}.{path}" if path else self.params_key, []).append(message)
+            details.setdefault(
+                ".".join(part for part in (self.params_key, path) if part) or "options", []
+            ).append(message)
         if details:
             raise ApiframeValidationError(f"Invalid parameters for {self.id}", details=details)
 
@@ -194,12 +241,15 @@ class ImageModel:
         self.check_params(values)
         return dict(values)
 
-    def request_body(self, prompt: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Check the prompt and the parameters and return the body of the generate request."""
+    def request_body(self, prompt: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Check the prompt and the block as the API would, and build the body to send."""
         self.check_prompt(prompt)
-        body: dict[str, Any] = {"prompt": prompt, "model": self.id}
+        body: dict[str, Any] = {"prompt": prompt} if self.takes_prompt else {}
+        body[self.discriminator] = self.id
         block = self.build_params(params)
-        if block or self.block_required:
+        if not self.params_key:
+            body.update(block)
+        elif block or self.block_required:
             body[self.params_key] = block
         return body
 
@@ -269,44 +319,49 @@ def _uuid_format(value: object) -> bool:
 
 
 @cache
-def _models() -> Mapping[str, ImageModel]:
+def _models(path: str) -> Mapping[str, ModelSpec]:
     catalogue = load_catalogue()
-    models: dict[str, ImageModel] = {}
-    for model_id, entry in catalogue["models"].items():
+    operation = catalogue["operations"][path]
+    models: dict[str, ModelSpec] = {}
+    for model_id, entry in operation["models"].items():
         block = catalogue["blocks"][entry["block"]]
         params = tuple(
             ParamSpec(
                 name=name,
                 schema=param["schema"],
                 required=name in block["required"],
-                image_input=param.get("image_input", False),
+                input=param.get("input"),
                 default=param.get("default"),
             )
             for name, param in block["params"].items()
         )
-        models[model_id] = ImageModel(
+        takes_prompt = "prompt_max_length" in entry
+        models[model_id] = ModelSpec(
             id=model_id,
             params_key=block["key"],
             params=params,
             credit_cost=entry["credit_cost"],
             block_required=entry["block_required"],
-            prompt_max_length=entry["prompt_max_length"] or PROMPT_MAX_LENGTH,
+            prompt_max_length=(entry["prompt_max_length"] or PROMPT_MAX_LENGTH) if takes_prompt else 0,
             block_id=entry["block"],
+            discriminator=operation["discriminator"],
         )
     return models
 
 
-def model_ids() -> tuple[str, ...]:
-    """Every image model the catalogue knows, sorted."""
-    return tuple(_models())
+def model_ids(path: str = IMAGE_GENERATION_PATH) -> tuple[str, ...]:
+    """Every model (or action) of the endpoint at ``path`` the catalogue knows, sorted."""
+    return tuple(_models(path))
 
 
-def get_model(model_id: Any) -> ImageModel:
-    """Return the model ``model_id`` names; an ``ApiframeValidationError`` naming the known ones if none."""
+def get_model(model_id: Any, path: str = IMAGE_GENERATION_PATH) -> ModelSpec:
+    """Return the model (or action) of the endpoint at ``path``; a validation error naming the known ones."""
+    models = _models(path)
     try:
-        return _models()[model_id]
+        return models[model_id]
     except (KeyError, TypeError):
-        known = ", ".join(_models())
+        field = next(iter(models.values())).discriminator if models else "model"
         raise ApiframeValidationError(
-            "Unknown model", details={"model": [f"got {shown(model_id)}, known models are {known}"]}
+            f"Unknown {field}",
+            details={field: [f"got {shown(model_id)}, known {field}s are {', '.join(models)}"]},
         ) from None

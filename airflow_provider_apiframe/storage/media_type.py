@@ -1,0 +1,47 @@
+"""What kind of media a file holds, read from its first bytes: never from its name or a declared type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Enough of a file's start to tell every type the API takes.
+HEAD_BYTES = 16
+
+
+@dataclass(frozen=True)
+class MediaType:
+    """A file's kind (image, video or audio) and content type, as its bytes show them."""
+
+    kind: str
+    content_type: str
+
+
+_MAGIC: tuple[tuple[bytes, MediaType], ...] = (
+    (b"\x89PNG\r\n\x1a\n", MediaType("image", "image/png")),
+    (b"\xff\xd8\xff", MediaType("image", "image/jpeg")),
+    (b"GIF87a", MediaType("image", "image/gif")),
+    (b"GIF89a", MediaType("image", "image/gif")),
+    (b"\x1a\x45\xdf\xa3", MediaType("video", "video/webm")),
+    (b"OggS", MediaType("audio", "audio/ogg")),
+    (b"ID3", MediaType("audio", "audio/mpeg")),
+)
+# MPEG audio frames without an ID3 tag start with a sync word: eleven set bits.
+_MP3_SYNC = (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")
+_RIFF = {b"WEBP": MediaType("image", "image/webp"), b"WAVE": MediaType("audio", "audio/wav")}
+# ISO base media files (MP4, MOV, M4A) name their brand after "ftyp".
+_BRANDS = {b"M4A ": MediaType("audio", "audio/mp4"), b"qt  ": MediaType("video", "video/quicktime")}
+_MP4 = MediaType("video", "video/mp4")
+
+
+def sniff(head: bytes) -> MediaType | None:
+    """Tell a file's type from its first ``HEAD_BYTES`` bytes; None for any type the API does not take."""
+    for magic, media in _MAGIC:
+        if head.startswith(magic):
+            return media
+    if head[:2] in _MP3_SYNC:
+        return MediaType("audio", "audio/mpeg")
+    if head[:4] == b"RIFF":
+        return _RIFF.get(head[8:12])
+    if head[4:8] == b"ftyp":
+        return _BRANDS.get(head[8:12], _MP4)
+    return None
