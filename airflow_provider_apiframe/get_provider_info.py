@@ -28,7 +28,8 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_apiframe.operators.batch",
                     "airflow_provider_apiframe.operators.store",
                     "airflow_provider_apiframe.operators.image_edits",
-                    "airflow_provider_apiframe.operators.midjourney",
+                    "airflow_provider_apiframe.operators.actions",
+                    "airflow_provider_apiframe.operators.media",
                 ],
             }
         ],
@@ -44,7 +45,10 @@ def get_provider_info() -> dict[str, Any]:
                 "class-name": "airflow_provider_apiframe.decorators.apiframe_image.apiframe_image_task",
             }
         ],
-        "extra-links": ["airflow_provider_apiframe.links.ApiframeImageLink"],
+        "extra-links": [
+            "airflow_provider_apiframe.links.ApiframeImageLink",
+            "airflow_provider_apiframe.links.ApiframeOutputLink",
+        ],
         "hooks": [
             {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_apiframe.hooks.apiframe"]}
         ],

@@ -32,6 +32,12 @@ class ApiframeImageLink(BaseOperatorLink):
         return url if isinstance(url, str) else ""
 
 
+class ApiframeOutputLink(ApiframeImageLink):
+    """Opens the first video or audio file the task generated, on apiframe's CDN (kept there for 24 hours)."""
+
+    name = "apiframe output"
+
+
 def link_pending(context: Context) -> None:
     """
     Say quietly that the task has no link yet.

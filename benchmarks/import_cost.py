@@ -25,7 +25,7 @@ CANDIDATES = {
     "ImagenGenerateOperator": "airflow_provider_apiframe.operators.imagen",
     "ImagenBatchGenerateOperator": "airflow_provider_apiframe.operators.batch",
     "ApiframeImageUpscaleOperator": "airflow_provider_apiframe.operators.image_edits",
-    "ApiframeMidjourneyActionOperator": "airflow_provider_apiframe.operators.midjourney",
+    "ApiframeMidjourneyActionOperator": "airflow_provider_apiframe.operators.actions",
     "ApiframeJobSensor": "airflow_provider_apiframe.sensors.apiframe",
     "@task.apiframe_image": "airflow_provider_apiframe.decorators.apiframe_image",
     "HttpOperator (stock)": "airflow.providers.http.operators.http",

@@ -23,7 +23,7 @@ AIRFLOW_VERSIONS = {"3.3": "3.3.2", "2.11": "2.11.2"}
 EXTRAS = {"3.3": "emulator,test,browser", "2.11": "emulator,test"}
 DEMO_AIRFLOW = "3.3"
 # Programs the suite starts for real, from Debian's packages: executable -> package.
-SYSTEM_PROGRAMS = {"redis-server": "redis-server", "chromium": "chromium"}
+SYSTEM_PROGRAMS = {"redis-server": "redis-server", "chromium": "chromium", "ffprobe": "ffmpeg"}
 
 
 def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:

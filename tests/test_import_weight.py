@@ -24,7 +24,8 @@ before = set(sys.modules)
 import airflow_provider_apiframe.operators.imagen, airflow_provider_apiframe.operators.batch
 import airflow_provider_apiframe.operators.generate, airflow_provider_apiframe.sensors.apiframe
 import airflow_provider_apiframe.decorators.apiframe_image, airflow_provider_apiframe.operators.store
-import airflow_provider_apiframe.operators.image_edits, airflow_provider_apiframe.operators.midjourney
+import airflow_provider_apiframe.operators.image_edits, airflow_provider_apiframe.operators.actions
+import airflow_provider_apiframe.operators.media
 print("heavy:" + ",".join(sorted(m for m in {heavy!r} if m in sys.modules and m not in before)))
 """
 

@@ -43,6 +43,7 @@ def test_airflow_finds_the_task_decorator_and_the_extra_link():
     assert "apiframe_image" in decorators
     assert decorators["apiframe_image"].__name__ == "apiframe_image_task"
     assert "airflow_provider_apiframe.links.ApiframeImageLink" in manager.extra_links_class_names
+    assert "airflow_provider_apiframe.links.ApiframeOutputLink" in manager.extra_links_class_names
 
 
 def test_task_namespace_offers_the_decorator():

@@ -88,6 +88,22 @@ IMAGE_UPSCALE = Operation(name="image upscale", path="/v2/images/upscale", modal
 BACKGROUND_REMOVAL = Operation(
     name="background removal", path="/v2/images/background-remove", modality="image", result="images"
 )
+VIDEO_GENERATION = Operation(
+    name="video generation", path="/v2/videos/generate", modality="video", result="videos"
+)
+VIDEO_EDIT = Operation(name="video edit", path="/v2/videos/edit", modality="video", result="videos")
+VIDEO_UPSCALE = Operation(name="video upscale", path="/v2/videos/upscale", modality="video", result="videos")
+MUSIC_GENERATION = Operation(
+    name="music generation", path="/v2/music/generate", modality="music", result="audio"
+)
+SUNO_ACTION = Operation(
+    name="Suno action",
+    path="/v2/music/suno/action",
+    modality="music",
+    result="audio",
+    arguments={"parentJobId": "parent_job_id", "index": "index", "trackId": "track_id"},
+    discriminator="action",
+)
 MIDJOURNEY_ACTION = Operation(
     name="Midjourney action",
     path="/v2/images/midjourney/action",

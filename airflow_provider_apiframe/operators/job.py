@@ -309,28 +309,73 @@ class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator)
 
 class ApiframeModelOperator(ApiframeJobOperator):
     """
-    Run one job whose arguments are the model and its parameter block: the base of most operation faces.
+    Run one job whose arguments are the model, its parameter block and, where it takes one, a prompt.
 
-    A face sets ``operation`` (and its link and colour); inputs such as ``image`` or ``video`` are keys
-    of ``options``, as the vendor's spec names them.
+    The base of most operation faces: a face sets ``operation`` (and its link and colour); inputs such as
+    ``image`` or ``video`` are keys of ``options``, as the vendor's spec names them.
 
     :param model: One of the operation's models. Templated.
     :param options: The model's parameter block, as the vendor's spec defines it, checked against the
         catalogue before anything is spent. Templated.
+    :param prompt: The top-level prompt, for the operations whose body has one (video and music
+        generation, video edit); None for the others. Templated.
     :param kwargs: Everything else ``ApiframeJobOperator`` takes (connection, deferrable,
         poll_interval, timeout, store_to) and ``BaseOperator``'s arguments.
     """
 
-    template_fields: Sequence[str] = ("model", "options", "store_to")
+    template_fields: Sequence[str] = ("model", "prompt", "options", "store_to")
 
-    def __init__(self, *, model: str, options: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        model: str,
+        options: Mapping[str, Any] | None = None,
+        prompt: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(model=model, **kwargs)
+        self.options = options if options is not None else {}
+        self.prompt = prompt
+        self.check_literals()
+
+    def job_request(self) -> JobRequest:
+        """Ask for one job of ``model`` with ``options`` as its block (and ``prompt`` beside it)."""
+        return JobRequest(model=self.model, options=self.options, prompt=self.prompt)
+
+
+class ApiframeActionOperator(ApiframeJobOperator):
+    """
+    Run an action on an earlier job of the same team: the base of the Midjourney and Suno action faces.
+
+    The fields a face takes as arguments of their own (``parent_job_id``, ``index``, ...) are the
+    operation's ``arguments``; the action's other fields go in ``options``.
+
+    :param action: The action's name. Templated.
+    :param options: The action's other fields, as the spec names them. Templated.
+    :param kwargs: The operation's own arguments (``parent_job_id``, ``index``, ...), everything else
+        ``ApiframeJobOperator`` takes and ``BaseOperator``'s arguments.
+    """
+
+    template_fields: Sequence[str] = ("action", "parent_job_id", "index", "options", "store_to")
+
+    def __init__(self, *, action: str, options: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        fields = {name: kwargs.pop(name, None) for name in self.operation.arguments.values()}
+        super().__init__(model=action, **kwargs)
+        self.action = action
+        for name, value in fields.items():
+            setattr(self, name, value)
         self.options = options if options is not None else {}
         self.check_literals()
 
     def job_request(self) -> JobRequest:
-        """Ask for one job of ``model`` with ``options`` as its block."""
-        return JobRequest(model=self.model, options=self.options)
+        """Ask for the action on the parent job: the face's own fields, then the others from ``options``."""
+        fields = {
+            field: getattr(self, name)
+            for field, name in self.operation.arguments.items()
+            if getattr(self, name) is not None
+        }
+        options = {**fields, **self.options} if isinstance(self.options, Mapping) else self.options
+        return JobRequest(model=self.action, options=options)
 
 
 def _names_file(value: Any) -> bool:

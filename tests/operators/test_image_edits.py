@@ -11,13 +11,13 @@ from airflow.providers.common.compat.sdk import TaskDeferred
 from PIL import Image
 
 from airflow_provider_apiframe.exceptions import ApiframeConflictError, ApiframeValidationError
+from airflow_provider_apiframe.operators.actions import ApiframeMidjourneyActionOperator
 from airflow_provider_apiframe.operators.generate import ApiframeImageGenerateOperator
 from airflow_provider_apiframe.operators.image_edits import (
     ApiframeBackgroundRemoveOperator,
     ApiframeImageEditOperator,
     ApiframeImageUpscaleOperator,
 )
-from airflow_provider_apiframe.operators.midjourney import ApiframeMidjourneyActionOperator
 from tests.operators.test_imagen import TaskInstance, first_event
 
 
