@@ -59,8 +59,12 @@ def entries(output: Path, jobs: dict[str, dict[str, Any]]) -> list[Entry]:
         job = jobs[path.name]
         given = dict(job.get("input") or {})
         options = next((value for key, value in given.items() if key.endswith("Params")), {})
+        # An action's job has no prompt: say which action it was, on which of its parent's outputs.
+        prompt = given.get("prompt") or " ".join(
+            str(given[key]) for key in ("action", "index") if key in given
+        )
         with Image.open(path) as image:
-            made.append(Entry(path, job["model"], given.get("prompt", ""), options, image.size, image.format))
+            made.append(Entry(path, job["model"], prompt, options, image.size, image.format))
     return made
 
 
@@ -105,6 +109,16 @@ def wrap(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: i
     return lines
 
 
+def checkerboard(size: tuple[int, int], square: int = 16) -> Image.Image:
+    """Make a light grey checkerboard of ``size``, the backdrop of transparent pixels."""
+    board = Image.new("RGB", size, "#ffffff")
+    draw = ImageDraw.Draw(board)
+    for top in range(0, size[1], square):
+        for left in range((top // square) % 2 * square, size[0], 2 * square):
+            draw.rectangle((left, top, left + square - 1, top + square - 1), fill="#dddddd")
+    return board
+
+
 def write_png(output: Path, made: list[Entry]) -> Path:
     columns = min(COLUMNS, max(1, len(made)))
     rows = max(1, -(-len(made) // columns))
@@ -115,7 +129,9 @@ def write_png(output: Path, made: list[Entry]) -> Path:
     for index, entry in enumerate(made):
         x, y = (index % columns) * cell[0] + 8, (index // columns) * cell[1] + 8
         with Image.open(entry.path) as image:
-            thumb = image.convert("RGB")
+            # Transparent pixels over a checkerboard, as image editors show them, not over black.
+            thumb = checkerboard(image.size)
+            thumb.paste(image.convert("RGBA"), mask=image.convert("RGBA"))
             thumb.thumbnail((THUMB, THUMB))
             sheet.paste(thumb, (x, y))
         wrapped = [part for line in caption(entry) for part in wrap(line, font, THUMB)]

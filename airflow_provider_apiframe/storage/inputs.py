@@ -134,7 +134,8 @@ def read_input(source: Any, kind: str, conn_id: str | None) -> InputFile:
     """Read a file given as an input of ``kind``: its type from its bytes, its size and sha256."""
     from airflow_provider_apiframe.storage.image_store import data_set_path
 
-    shown_source = shown(os.fspath(source) if isinstance(source, os.PathLike) else source, 200)
+    # str(), not os.fspath(): Airflow 2's ObjectStoragePath (UPath) deprecates the latter for remote files.
+    shown_source = shown(str(source) if isinstance(source, os.PathLike) else source, 200)
     try:
         path = data_set_path(source if not isinstance(source, os.PathLike) else str(source), conn_id)
         if not path.is_file():

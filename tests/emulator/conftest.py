@@ -13,6 +13,11 @@ from typing import Any
 
 import pytest
 import requests
+from airflow import __version__ as airflow_version
+
+# The emulator imports nothing of Airflow: its own tests run once, in the Airflow 3.3 environment (the
+# Airflow 2.11 suite still runs it as the server of every client test there).
+collect_ignore_glob = ["test_*.py"] if airflow_version.startswith("2.") else []
 
 IMAGEN = "imagen-4"
 IMAGE_GENERATION = "/v2/images/generate"

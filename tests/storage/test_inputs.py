@@ -79,11 +79,13 @@ def test_storage_paths_and_uris_are_read_as_files(tmp_path):
     picture = tmp_path / "p.png"
     picture.write_bytes(png_bytes())
     by_uri = read_input(f"file://{picture}", "image", None)
-    root = data_set_path(f"memory://inputs-{uuid.uuid4().hex}")
-    in_memory = root / "p.png"
+    folder = f"memory://inputs-{uuid.uuid4().hex}"
+    root = data_set_path(folder)
+    # Built from its URL: Airflow 2's ObjectStoragePath joins paths through os.fspath, which UPath deprecates.
+    in_memory = ObjectStoragePath(f"{folder}/p.png")
     try:
         in_memory.write_bytes(picture.read_bytes())
-        by_path = read_input(ObjectStoragePath(str(in_memory)), "image", None)
+        by_path = read_input(in_memory, "image", None)
         assert by_path.sha256 == by_uri.sha256 and by_path.size == by_uri.size
     finally:
         root.rmdir(recursive=True)

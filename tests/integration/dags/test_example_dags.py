@@ -32,6 +32,8 @@ def test_example_dags_parse_without_errors():
         "example_apiframe_models",
         "example_apiframe_sensor",
         "example_apiframe_decorator",
+        "example_apiframe_product_shot",
+        "example_apiframe_midjourney",
     } <= set(bag.dag_ids)
 
 
@@ -62,6 +64,10 @@ def dag_runs(tmp_path_factory):
                 "example_apiframe_sensor",
                 "--dag",
                 "example_apiframe_decorator",
+                "--dag",
+                "example_apiframe_product_shot",
+                "--dag",
+                "example_apiframe_midjourney",
                 "--output",
                 tmp / "images",
                 "--airflow-home",
@@ -86,7 +92,8 @@ def test_dags_succeed_and_write_images_of_the_requested_size(dag_runs):
     result, tmp, stats = dag_runs
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     found = []
-    for path in sorted(p for p in (tmp / "images").rglob("*.*") if p.is_file() and p.name not in DEMO_FILES):
+    stored = [p for p in (tmp / "images").rglob("*.*") if p.is_file() and p.name not in DEMO_FILES]
+    for path in sorted(p for p in stored if p.suffix != ".jsonl"):
         with Image.open(path) as image:
             found.append((path.parent.name, image.format, image.size))
     # The single and the mapped Imagen DAGs, and the job the sensor waited for.
@@ -97,13 +104,17 @@ def test_dags_succeed_and_write_images_of_the_requested_size(dag_runs):
     models = [("flux-1.1-pro", "PNG", (1024, 768))] * 2 + [("imagen-4", "PNG", (1280, 896))] * 2
     # The decorator's posters: 16:9 from the decorator, 1:1 where the function asked for it.
     posters = [("posters", "PNG", (1408, 768))] * 2 + [("posters", "PNG", (1024, 1024))]
+    # The product shot, 768 upscaled twice and cut out, in its data set; Midjourney's U2.
+    chains = [("midjourney", "PNG", (1024, 1024))]
     ideogram = [entry for entry in found if entry[0] == "ideogram-v3-turbo"]
-    assert sorted(entry for entry in found if entry[0] != "ideogram-v3-turbo") == sorted(
-        singles + batch + models + posters
-    )
+    [shot] = [entry for entry in found if entry[0].startswith("part-")]
+    assert shot[1:] == ("PNG", (1536, 1536))
+    assert sorted(
+        entry for entry in found if entry[0] != "ideogram-v3-turbo" and not entry[0].startswith("part-")
+    ) == sorted(singles + batch + models + posters + chains)
     # Ideogram's size for 4:3 is the API's choice: the ratio is what was asked.
     assert len(ideogram) == 2 and all(abs(w / h - 4 / 3) < 0.02 for _, _, (w, h) in ideogram)
-    assert stats["jobs_created"] == 8 + 6 + 1 + 3
+    assert stats["jobs_created"] == 8 + 6 + 1 + 3 + 3 + 2
 
 
 def test_the_demo_prints_a_summary_and_a_contact_sheet_of_every_image(dag_runs):
@@ -112,12 +123,13 @@ def test_the_demo_prints_a_summary_and_a_contact_sheet_of_every_image(dag_runs):
     lines = result.stdout.splitlines()
     # One line per step, one per image, a few more: Airflow's own log is in the file the summary names.
     assert len(lines) < 60, result.stdout
-    assert sum(" ok (" in line for line in lines) == 1 + 6  # db migrate, then each DAG
+    assert sum(" ok (" in line for line in lines) == 1 + 8  # db migrate, then each DAG
     assert f"Airflow's log: {output / 'airflow.log'}" in result.stdout
     assert "dags test example_apiframe_models" in (output / "airflow.log").read_text()
     page = (output / "contact_sheet.html").read_text()
     listed = re.findall(r"\n  \S+\.(?:png|jpg) ", result.stdout)
-    assert page.count("<figure>") == stats["jobs_created"] == len(listed)
+    # Every job's image but the chains' intermediate ones (the shot and its upscale, the grid).
+    assert page.count("<figure>") == stats["jobs_created"] - 3 == len(listed)
     assert "ideogram-v3-turbo" in page and "OPEN AIR CINEMA" in page and "magic_prompt_option=Off" in page
     with Image.open(output / "contact_sheet.png") as sheet:
         assert sheet.width == 4 * (256 + 16) and sheet.height > 256
