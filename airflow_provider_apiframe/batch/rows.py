@@ -1,14 +1,16 @@
 """
 A batch's rows, each read into one checked request before anything is spent.
 
-What the caller gave (strings, or dicts with a prompt, an id and image options) becomes one ``Row`` per
-item, which also names the row each result belongs to.
+What the caller gave becomes one ``Row`` per item, which also names the row each result belongs to: for
+an operation with a prompt, prompt strings or dicts with a prompt, an id and options; for any other, dicts
+of options with an id, or the values of its main input (an image to upscale, a video to edit).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +31,9 @@ class Row:
 
     index: int
     id: str | int | None
-    prompt: str
+    # None for an operation whose body has no top-level prompt.
+    prompt: str | None
+    # The block as checked: a file given as an input stands in it as its placeholder URL.
     options: Mapping[str, Any]
 
     @property
@@ -43,30 +47,41 @@ class Row:
         return self.index if self.id is None else f"id:{self.id}"
 
 
-def read_rows(prompts: Any, model: ModelSpec, defaults: Mapping[str, Any]) -> list[Row]:
+def read_rows(
+    items: Any,
+    model: ModelSpec,
+    defaults: Mapping[str, Any],
+    *,
+    argument: str = "prompts",
+    main_input: str | None = None,
+    resolve: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
+) -> list[Row]:
     """
-    Every row of ``prompts`` as a checked ``Row``; one error naming each bad row and field otherwise.
+    Read every row of ``items`` into a checked ``Row``; one error naming each bad row and field otherwise.
 
-    A row is a prompt string, or a dict with ``prompt``, an optional ``id`` (string or integer, unique in
-    the batch) and any of the model's image options, which override ``defaults`` for that row.
+    For a model with a top-level prompt a row is a prompt string, or a dict with ``prompt``; for any other
+    it is a dict of the model's options, or a value of ``main_input`` (a URL, a path). A dict may also
+    hold an ``id`` (string or integer, unique in the batch) and options that override ``defaults`` for
+    that row. ``resolve`` stands each row's files in as placeholder URLs before the checks (see
+    ``storage.inputs``); ``argument`` names the operator argument in errors.
     """
-    if isinstance(prompts, str | bytes | Mapping) or not isinstance(prompts, Sequence):
+    if isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
         raise ApiframeValidationError(
-            "Invalid prompts",
-            details={"prompts": [f"must be a list of prompts or rows, got {type(prompts).__name__}"]},
+            f"Invalid {argument}",
+            details={argument: [f"must be a list of rows, got {type(items).__name__}"]},
         )
-    if not 1 <= len(prompts) <= MAX_ROWS:
+    if not 1 <= len(items) <= MAX_ROWS:
         raise ApiframeValidationError(
-            "Invalid prompts",
-            details={"prompts": [f"must hold 1 to {MAX_ROWS} rows, got {len(prompts)}"]},
+            f"Invalid {argument}",
+            details={argument: [f"must hold 1 to {MAX_ROWS} rows, got {len(items)}"]},
         )
     rows: list[Row] = []
     errors: dict[str, list[str]] = {}
     # By the id's text: 1 and "1" name one row (and would share its idempotency key).
     seen_ids: dict[str, Row] = {}
-    for index, item in enumerate(prompts):
+    for index, item in enumerate(items):
         try:
-            row = _read_row(index, item, model, defaults)
+            row = _read_row(index, item, model, defaults, main_input, resolve)
         except ApiframeValidationError as error:
             for path, messages in (error.details or {"": [str(error)]}).items():
                 errors[f"{_row_path(index, item)}{'.' + path if path else ''}"] = messages
@@ -85,7 +100,7 @@ def read_rows(prompts: Any, model: ModelSpec, defaults: Mapping[str, Any]) -> li
         if more:
             listed["..."] = [f"and {more} more"]
         raise ApiframeValidationError(
-            f"{len({path.split(']')[0] for path in errors})} of {len(prompts)} rows are invalid",
+            f"{len({path.split(']')[0] for path in errors})} of {len(items)} rows are invalid",
             details=listed,
         )
     return rows
@@ -100,8 +115,15 @@ def _row_path(index: int, item: Any) -> str:
     return f"rows[{index}]" if row_id is None else f"rows[{index}] (id {row_id!r})"
 
 
-def _read_row(index: int, item: Any, model: ModelSpec, defaults: Mapping[str, Any]) -> Row:
-    if isinstance(item, str):
+def _read_row(
+    index: int,
+    item: Any,
+    model: ModelSpec,
+    defaults: Mapping[str, Any],
+    main_input: str | None,
+    resolve: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None,
+) -> Row:
+    if isinstance(item, str) and model.takes_prompt:
         row = Row(index, None, item, dict(defaults))
     elif isinstance(item, Mapping):
         unknown_type = [shown(key, 40) for key in item if not isinstance(key, str)]
@@ -110,13 +132,20 @@ def _read_row(index: int, item: Any, model: ModelSpec, defaults: Mapping[str, An
                 "Invalid row", details={"": [f"keys must be strings, got {', '.join(unknown_type)}"]}
             )
         row_id = _row_id(item.get("id"))
-        options = {**defaults, **{k: v for k, v in item.items() if k not in ("prompt", "id")}}
-        row = Row(index, row_id, item.get("prompt"), options)  # type: ignore[arg-type]
+        own = ("prompt", "id") if model.takes_prompt else ("id",)
+        options = {**defaults, **{k: v for k, v in item.items() if k not in own}}
+        row = Row(index, row_id, item.get("prompt") if model.takes_prompt else None, options)
+    elif main_input is not None and isinstance(item, str | os.PathLike):
+        row = Row(index, None, None, {**defaults, main_input: item})
     else:
+        wanted = "a prompt string or a dict with 'prompt'" if model.takes_prompt else "a dict of options"
+        if main_input is not None and not model.takes_prompt:
+            wanted += f", or its {main_input} (a URL or a path)"
         raise ApiframeValidationError(
-            "Invalid row",
-            details={"": [f"must be a prompt string or a dict with 'prompt', got {type(item).__name__}"]},
+            "Invalid row", details={"": [f"must be {wanted}, got {type(item).__name__}"]}
         )
+    if resolve is not None:
+        row = Row(row.index, row.id, row.prompt, resolve(row.options))
     model.request_body(row.prompt, row.options)  # every check the API would make, before any spend
     return row
 

@@ -39,8 +39,12 @@ class BatchState:
     failures: dict[int, JobFailed] = field(default_factory=dict)
 
 
-def result_row(row: Row, outcome: JobEvent | None) -> dict[str, Any]:
-    """Make the result of one row: its prompt and id, its job and status, its outputs or its error."""
+def result_row(row: Row, outcome: JobEvent | None, outputs: str = "images") -> dict[str, Any]:
+    """
+    Make the result of one row: its prompt and id, its job and status, its outputs or its error.
+
+    The outputs are under ``outputs``: the operation's result kind (``images``, ``videos``, ``audio``).
+    """
     outcome = outcome or error_event("", "error", "No outcome")
     if outcome["status"] == "success":
         status, images, error, cost = "COMPLETED", list(outcome["images"]), None, outcome["credit_cost"]
@@ -51,7 +55,7 @@ def result_row(row: Row, outcome: JobEvent | None) -> dict[str, Any]:
         "id": row.id,
         "job_id": outcome["job_id"] or None,
         "status": status,
-        "images": images,
+        outputs: images,
         "error": error,
         "credit_cost": cost,
     }

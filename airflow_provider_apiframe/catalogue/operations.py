@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from airflow_provider_apiframe.catalogue.model_specs import ModelSpec, get_model, model_ids
+from airflow_provider_apiframe.exceptions import ApiframeValidationError, shown
 
 # What a job's result holds, and so what a task returns and stores.
 ResultKind = Literal["images", "videos", "audio", "lora"]
@@ -117,3 +118,29 @@ MIDJOURNEY_ACTION = Operation(
 def options_of(request: JobRequest) -> Mapping[str, Any]:
     """Return the request's option block as sent (empty where none was given)."""
     return dict(request.options) if isinstance(request.options, Mapping) else {}
+
+
+# Every job operation, for the operators that take one by name.
+OPERATIONS = (
+    IMAGE_GENERATION,
+    IMAGE_EDIT,
+    IMAGE_UPSCALE,
+    BACKGROUND_REMOVAL,
+    MIDJOURNEY_ACTION,
+    VIDEO_GENERATION,
+    VIDEO_EDIT,
+    VIDEO_UPSCALE,
+    MUSIC_GENERATION,
+    SUNO_ACTION,
+)
+
+
+def operation_for(value: Any) -> Operation:
+    """Look up an operation by its endpoint (``/v2/images/upscale``) or its name (``image upscale``)."""
+    for operation in OPERATIONS:
+        if value in (operation.path, operation.name):
+            return operation
+    known = ", ".join(f"{operation.name} ({operation.path})" for operation in OPERATIONS)
+    raise ApiframeValidationError(
+        "Unknown operation", details={"operation": [f"got {shown(value)}, known operations are {known}"]}
+    )

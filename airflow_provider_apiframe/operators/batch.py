@@ -12,14 +12,15 @@ from datetime import timedelta
 from typing import Any
 
 from airflow_provider_apiframe.batch.rows import Row
-from airflow_provider_apiframe.catalogue.operations import IMAGE_GENERATION
+from airflow_provider_apiframe.catalogue.operations import IMAGE_GENERATION, operation_for
+from airflow_provider_apiframe.exceptions import ApiframeValidationError
 from airflow_provider_apiframe.links import ApiframeImageLink
 from airflow_provider_apiframe.operators.arguments import errors_named_for
 from airflow_provider_apiframe.operators.imagen import check_imagen_model, imagen_options
-from airflow_provider_apiframe.operators.job_batch import ApiframeBatchOperator
+from airflow_provider_apiframe.operators.job_batch import ApiframeBatchJobOperator
 
 
-class ApiframeBatchGenerateOperator(ApiframeBatchOperator):
+class ApiframeBatchGenerateOperator(ApiframeBatchJobOperator):
     """
     Generate one image job per row of ``prompts`` with any apiframe image model; return one result per row.
 
@@ -90,6 +91,8 @@ class ApiframeBatchGenerateOperator(ApiframeBatchOperator):
         self.image_options = dict(image_options or {})
         self.check_literals()
 
+    rows_argument = "prompts"
+
     def batch_input(self) -> tuple[Any, Any]:
         """Read the rows from ``prompts``, each starting from ``image_options``."""
         return self.prompts, self.image_options
@@ -123,8 +126,65 @@ class ImagenBatchGenerateOperator(ApiframeBatchGenerateOperator):
         options = imagen_options(aspect_ratio, output_format, image_size)
         super().__init__(prompts=prompts, model=model, image_options=options, **kwargs)
 
-    def _rows(self) -> list[Row]:
+    def _rows(self, *, read_files: bool = True) -> list[Row]:
         # Reached at parse time only for a literal model, so the model is always known here.
         with errors_named_for(self.task_id):
             check_imagen_model(self.model)
-        return super()._rows()
+        return super()._rows(read_files=read_files)
+
+
+class ApiframeBatchOperator(ApiframeBatchJobOperator):
+    """
+    Run one job of any operation per row, with the batch's guarantees; return one result per row.
+
+    ``ApiframeBatchGenerateOperator`` for every other operation: each row is checked before anything is
+    spent, the batch's cost against the balance, one paid job per row (each under its own idempotency
+    key), resumable, with partial failure and results in the order of ``rows``. A row is a dict of the
+    model's options (with an optional ``id``, and ``prompt`` where the operation's body has one), or, for
+    an operation with one required input, that input: a URL, an upstream task's output, a local path, an
+    ``ObjectStoragePath`` or a storage URI, uploaded as the single-job operators upload it (each file
+    once, however many rows name it). Each result row holds the outputs under the operation's result
+    kind: ``images``, ``videos`` or ``audio``.
+
+    :param operation: The operation, by its endpoint (``/v2/images/upscale``) or its name (``image
+        upscale``, ``video generation``, ...).
+    :param model: The model of every row. Templated.
+    :param rows: The rows, up to 10,000. Templated (or an upstream task's output).
+    :param options: The options every row starts from (a row's own override them). Templated.
+    :param kwargs: Everything else ``ApiframeBatchGenerateOperator`` takes (``accept_partial``,
+        ``max_resubmissions``, ``timeout``, ``store_to``, ...) and ``BaseOperator``'s arguments.
+    """
+
+    template_fields: Sequence[str] = ("rows", "model", "options", "store_to")
+    ui_color = "#e9d8fd"
+    operator_extra_links = (ApiframeImageLink(),)
+
+    def __init__(
+        self,
+        *,
+        operation: str,
+        model: str,
+        rows: Any,
+        options: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(model=model, **kwargs)
+        with errors_named_for(self.task_id):
+            self.operation = operation_for(operation)
+            if self.operation.discriminator != "model":
+                raise ApiframeValidationError(
+                    "Not an operation of models",
+                    details={
+                        "operation": [
+                            f"{self.operation.name} acts on one parent job: run one task per action "
+                            "(map its operator with .expand())"
+                        ]
+                    },
+                )
+        self.rows = rows
+        self.options = dict(options or {})
+        self.check_literals()
+
+    def batch_input(self) -> tuple[Any, Any]:
+        """Read the rows from ``rows``, each starting from ``options``."""
+        return self.rows, self.options

@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin
 
@@ -69,7 +69,7 @@ class ApiframeJobTaskMixin(ApiframeHookMixin):
     copies outputs to ``store_to`` and reports lineage from what the task made and stored.
     """
 
-    operation: ClassVar[Operation]
+    operation: Operation
     model: str
     store_to: str | None
     store_conn_id: str | None

@@ -12,8 +12,9 @@ provider: the hook and the triggers are imported where the task runs.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
@@ -30,15 +31,18 @@ from airflow_provider_apiframe.operators.arguments import (
     positive_seconds,
 )
 from airflow_provider_apiframe.operators.job import ApiframeJobTaskMixin
+from airflow_provider_apiframe.storage.inputs import InputReader, unread_stand_ins, with_urls
 from airflow_provider_apiframe.waiting.events import BatchSubmitted, BatchWaited, JobEvent, JobFailed
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 FAILED_ROWS_NAMED = 10
+# What a row without outputs lacks, in the batch's error.
+OUTPUT_NOUNS = {"images": "image", "videos": "video", "audio": "audio file", "lora": "LoRA"}
 
 
-class ApiframeBatchOperator(ApiframeJobTaskMixin, BaseOperator):
+class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
     """
     Run one job per row of an operation and return one result per row: the base of every batch face.
 
@@ -86,6 +90,10 @@ class ApiframeBatchOperator(ApiframeJobTaskMixin, BaseOperator):
             )
         self.max_resubmissions = max_resubmissions
         self.accept_partial = accept_partial
+        self._reader: InputReader | None = None
+
+    # The argument that holds the rows, as errors name it.
+    rows_argument = "rows"
 
     def batch_input(self) -> tuple[Any, Any]:
         """Return the rows as the DAG gave them and the options every row starts from."""
@@ -95,12 +103,33 @@ class ApiframeBatchOperator(ApiframeJobTaskMixin, BaseOperator):
         """Check a batch known at parse time, so a typo fails the DAG's import; a templated one on run."""
         rows, defaults = self.batch_input()
         if is_literal(self.model) and is_literal(rows) and is_literal(defaults):
-            self._rows()
+            self._rows(read_files=False)
 
-    def _rows(self) -> list[Row]:
+    def _rows(self, *, read_files: bool = True) -> list[Row]:
         rows, defaults = self.batch_input()
         with errors_named_for(self.task_id):
-            return read_rows(rows, self.operation.model(self.model), defaults)
+            model = self.operation.model(self.model)
+            resolve: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
+            if model.inputs:
+                # Files are read where the task runs, each once however many rows name it.
+                if read_files and self._reader is None:
+                    self._reader = InputReader(model)
+                resolve = (
+                    self._reader.resolve if read_files and self._reader else partial(unread_stand_ins, model)
+                )
+            main_input = next((spec.name for spec in model.params if spec.input and spec.required), None)
+            return read_rows(
+                rows, model, defaults, argument=self.rows_argument, main_input=main_input, resolve=resolve
+            )
+
+    def _input_urls(self, rows: list[Row]) -> dict[str, str]:
+        """Upload the files the rows name (each once, and not while an upload of its bytes lives)."""
+        files = self._reader.files if self._reader is not None else {}
+        named = {value for row in rows for value in _strings(row.options) if value in files}
+        return {
+            stand_in: self.hook.upload(files[stand_in].to_upload(), files[stand_in].sha256).url
+            for stand_in in named
+        }
 
     def _keys(self, context: Context, rows: list[Row]) -> list[str]:
         return [
@@ -137,6 +166,7 @@ class ApiframeBatchOperator(ApiframeJobTaskMixin, BaseOperator):
         from airflow_provider_apiframe.triggers.batch import ApiframeBatchSubmitTrigger, RowSubmit
 
         keys = self._keys(context, rows)
+        urls = self._input_urls(to_submit)
         limit = self.hook.settings.rate_limit_per_minute or 6000
         self.defer(
             trigger=ApiframeBatchSubmitTrigger(
@@ -145,7 +175,9 @@ class ApiframeBatchOperator(ApiframeJobTaskMixin, BaseOperator):
                     RowSubmit(
                         row=row.index,
                         key=keys[row.index],
-                        body=self.operation.request_body(JobRequest(self.model, row.options, row.prompt)),
+                        body=self.operation.request_body(
+                            JobRequest(self.model, with_urls(row.options, urls), row.prompt)
+                        ),
                         failure=state.failures.get(row.index),
                     ).stored()
                     for row in to_submit
@@ -219,15 +251,16 @@ class ApiframeBatchOperator(ApiframeJobTaskMixin, BaseOperator):
     def _finish(
         self, context: Context, rows: list[Row], settled: Mapping[str, JobEvent]
     ) -> list[dict[str, Any]]:
-        results = [result_row(row, settled.get(str(row.index))) for row in rows]
-        self._images = [image for result in results for image in result["images"]]
+        kind = self.operation.result
+        results = [result_row(row, settled.get(str(row.index)), kind) for row in rows]
+        self._images = [image for result in results for image in result[kind]]
         remember_image(context, self._images[:1])
         if self.store_to:
             self._keep_rows(rows, results, self.store_to)
-        failed = [row for row, result in zip(rows, results, strict=True) if not result["images"]]
+        failed = [row for row, result in zip(rows, results, strict=True) if not result[kind]]
         credits = sum(result["credit_cost"] or 0 for result in results)
         self.log.info(
-            "Batch of %d rows ended: %d with images, %d without, %d credits",
+            "Batch of %d rows ended: %d with outputs, %d without, %d credits",
             len(rows),
             len(rows) - len(failed),
             len(failed),
@@ -239,8 +272,8 @@ class ApiframeBatchOperator(ApiframeJobTaskMixin, BaseOperator):
             )
             more = f"; and {len(failed) - FAILED_ROWS_NAMED} more" if len(failed) > FAILED_ROWS_NAMED else ""
             raise ApiframeBatchFailedError(
-                f"{len(failed)} of {len(rows)} rows have no image (set accept_partial=True to keep the "
-                f"others anyway): {named}{more}",
+                f"{len(failed)} of {len(rows)} rows have no {OUTPUT_NOUNS[kind]} (set accept_partial=True "
+                f"to keep the others anyway): {named}{more}",
                 failed_rows=[row.index for row in failed],
                 total_rows=len(rows),
             )
@@ -258,15 +291,27 @@ class ApiframeBatchOperator(ApiframeJobTaskMixin, BaseOperator):
                     job_id=result["job_id"],
                     number=number,
                     model=self.model,
-                    prompt=row.prompt,
+                    prompt=row.prompt or "",
                     options=row.options,
                     credits=result["credit_cost"],
                     row_id=row.id,
                 )
                 for row, result in zip(rows, results, strict=True)
-                for number, url in enumerate(result["images"], start=1)
+                for number, url in enumerate(result[self.operation.result], start=1)
             ],
             destination,
         )
         for result in results:
-            result["paths"] = [stored[url] for url in result["images"]]
+            result["paths"] = [stored[url] for url in result[self.operation.result]]
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a block, in its values and lists."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)

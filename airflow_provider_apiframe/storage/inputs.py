@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -69,7 +69,55 @@ class ResolvedInputs:
 
     def with_urls(self, urls: Mapping[str, str]) -> dict[str, Any]:
         """Return the block with each placeholder replaced by the file's uploaded URL."""
-        return {name: _replace(value, urls) for name, value in self.options.items()}
+        return with_urls(self.options, urls)
+
+
+def with_urls(options: Mapping[str, Any], urls: Mapping[str, str]) -> dict[str, Any]:
+    """Return a block with each file's placeholder replaced by its uploaded URL."""
+    return {name: _replace(value, urls) for name, value in options.items()}
+
+
+class InputReader:
+    """
+    Read each file named as an input once, however many rows of a batch name it; keep them by placeholder.
+
+    :param model: The model whose inputs are read.
+    :param conn_id: The storage connection for storage URIs, if they need one.
+    """
+
+    def __init__(self, model: ModelSpec, conn_id: str | None = None) -> None:
+        self.model = model
+        self.conn_id = conn_id
+        self.files: dict[str, InputFile] = {}
+        self._read: dict[tuple[str, str], InputFile] = {}
+
+    def resolve(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Check a block's files as ``resolve_inputs`` does; return it with their placeholders."""
+        resolved = resolve_inputs(self.model, options, self.conn_id, read=self._read_once)
+        self.files.update(resolved.files)
+        return resolved.options
+
+    def _read_once(self, source: Any, kind: str, conn_id: str | None) -> InputFile:
+        key = (str(source), kind)
+        if key not in self._read:
+            self._read[key] = read_input(source, kind, conn_id)
+        return self._read[key]
+
+
+# What a file stands in as where it is not read (a DAG being parsed): a URL the checks accept.
+UNREAD = STAND_IN_PREFIX + "0" * 64
+
+
+def unread_stand_ins(model: ModelSpec, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the block with every file input as a placeholder, without reading any: for parse-time checks."""
+    resolved = unwrap_outputs(model, options)
+    for name in model.inputs:
+        value = resolved.get(name)
+        if isinstance(value, list | tuple):
+            resolved[name] = [UNREAD if is_file(item) else item for item in value]
+        elif value is not None and is_file(value):
+            resolved[name] = UNREAD
+    return resolved
 
 
 def is_file(value: Any) -> bool:
@@ -93,7 +141,12 @@ def unwrap_outputs(model: ModelSpec, options: Mapping[str, Any]) -> dict[str, An
     return unwrapped
 
 
-def resolve_inputs(model: ModelSpec, options: Mapping[str, Any], conn_id: str | None) -> ResolvedInputs:
+def resolve_inputs(
+    model: ModelSpec,
+    options: Mapping[str, Any],
+    conn_id: str | None,
+    read: Callable[[Any, str, str | None], InputFile] | None = None,
+) -> ResolvedInputs:
     """
     Check every file among the block's inputs (type and size, from its bytes); nothing is sent.
 
@@ -117,7 +170,7 @@ def resolve_inputs(model: ModelSpec, options: Mapping[str, Any], conn_id: str | 
                 out.append(item)
                 continue
             try:
-                file = read_input(item, kind, conn_id)
+                file = (read or read_input)(item, kind, conn_id)
             except ApiframeValidationError as error:
                 problems[where] = [str(error)]
                 out.append(item)
