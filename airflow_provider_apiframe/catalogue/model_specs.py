@@ -147,6 +147,11 @@ class ModelSpec:
         return {spec.name: spec.input for spec in self.params if spec.input}
 
     @property
+    def main_input(self) -> ParamSpec | None:
+        """The first required file input (the image to upscale, the video to edit); None if it has none."""
+        return next((spec for spec in self.params if spec.input and spec.required), None)
+
+    @property
     def takes_prompt(self) -> bool:
         """Whether the body has a top-level ``prompt`` (else a prompt, if any, is one of the block's keys)."""
         return self.prompt_max_length > 0

@@ -15,7 +15,7 @@ from airflow_provider_apiframe.batch.rows import Row
 from airflow_provider_apiframe.catalogue.operations import IMAGE_GENERATION, operation_for
 from airflow_provider_apiframe.exceptions import ApiframeValidationError
 from airflow_provider_apiframe.links import ApiframeImageLink
-from airflow_provider_apiframe.operators.arguments import errors_named_for
+from airflow_provider_apiframe.operators.arguments import errors_named_for, is_literal
 from airflow_provider_apiframe.operators.imagen import check_imagen_model, imagen_options
 from airflow_provider_apiframe.operators.job_batch import ApiframeBatchJobOperator
 
@@ -150,12 +150,16 @@ class ApiframeBatchOperator(ApiframeBatchJobOperator):
         upscale``, ``video generation``, ...).
     :param model: The model of every row. Templated.
     :param rows: The rows, up to 10,000. Templated (or an upstream task's output).
+    :param data_set: Instead of ``rows``, a data set this provider stored (its folder, on any object
+        storage): one row per file of the kind the operation's input takes, that file as the input and
+        its file name's stem (``<job id>-<n>``) as the row's ``id``. Read when the task runs. Templated.
+    :param data_set_conn_id: The connection with the data set's storage credentials, if it needs one.
     :param options: The options every row starts from (a row's own override them). Templated.
     :param kwargs: Everything else ``ApiframeBatchGenerateOperator`` takes (``accept_partial``,
         ``max_resubmissions``, ``timeout``, ``store_to``, ...) and ``BaseOperator``'s arguments.
     """
 
-    template_fields: Sequence[str] = ("rows", "model", "options", "store_to")
+    template_fields: Sequence[str] = ("rows", "data_set", "model", "options", "store_to")
     ui_color = "#e9d8fd"
     operator_extra_links = (ApiframeImageLink(),)
 
@@ -164,7 +168,9 @@ class ApiframeBatchOperator(ApiframeBatchJobOperator):
         *,
         operation: str,
         model: str,
-        rows: Any,
+        rows: Any = None,
+        data_set: str | None = None,
+        data_set_conn_id: str | None = None,
         options: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -181,10 +187,58 @@ class ApiframeBatchOperator(ApiframeBatchJobOperator):
                         ]
                     },
                 )
+            if (rows is None) == (data_set is None):
+                raise ApiframeValidationError(
+                    "Rows or a data set",
+                    details={"rows": ["give either rows or data_set (a data set's folder), not both"]},
+                )
+            if data_set is not None and data_set == kwargs.get("store_to"):
+                raise ApiframeValidationError(
+                    "A data set read and written at once",
+                    details={
+                        "store_to": [
+                            "must be another folder than data_set: its rows are read while the batch runs"
+                        ]
+                    },
+                )
         self.rows = rows
+        self.data_set = data_set
+        self.data_set_conn_id = data_set_conn_id
         self.options = dict(options or {})
         self.check_literals()
 
+    def check_literals(self) -> None:
+        """Check literal rows now; a data set's rows are read when the task runs (its model now)."""
+        if self.data_set is None:
+            super().check_literals()
+        elif is_literal(self.model):
+            with errors_named_for(self.task_id):
+                self.operation.model(self.model)
+
     def batch_input(self) -> tuple[Any, Any]:
-        """Read the rows from ``rows``, each starting from ``options``."""
-        return self.rows, self.options
+        """Read the rows from ``rows``, or from the data set's files, each starting from ``options``."""
+        if self.data_set is None:
+            return self.rows, self.options
+        return self._data_set_rows(), self.options
+
+    def _data_set_rows(self) -> list[dict[str, Any]]:
+        from airflow_provider_apiframe.storage.data_set import read_data_set
+
+        with errors_named_for(self.task_id):
+            main = self.operation.model(self.model).main_input
+            if main is None:
+                raise ApiframeValidationError(
+                    "No input to read from a data set",
+                    details={"data_set": [f"{self.model} takes no required file input: give rows"]},
+                )
+            files = [
+                listed
+                for listed in read_data_set(str(self.data_set), self.data_set_conn_id, log=self.log)
+                if listed.row.kind == main.input
+            ]
+            if not files:
+                raise ApiframeValidationError(
+                    "An empty data set",
+                    details={"data_set": [f"holds no {main.input} file: {self.data_set!r}"]},
+                )
+        return [{"id": listed.row.file_name.rpartition(".")[0], main.name: listed.path} for listed in files]

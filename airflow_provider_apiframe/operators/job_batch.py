@@ -117,7 +117,7 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
                 resolve = (
                     self._reader.resolve if read_files and self._reader else partial(unread_stand_ins, model)
                 )
-            main_input = next((spec.name for spec in model.params if spec.input and spec.required), None)
+            main_input = model.main_input.name if model.main_input else None
             return read_rows(
                 rows, model, defaults, argument=self.rows_argument, main_input=main_input, resolve=resolve
             )

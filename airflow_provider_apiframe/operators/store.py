@@ -1,5 +1,5 @@
 """
-An operator that keeps the images of finished jobs in a data set of your own storage.
+An operator that keeps the outputs of finished jobs (images, videos, audio) in a data set of your own storage.
 
 It copies them before apiframe's CDN purges them (24 hours after each job).
 
@@ -27,14 +27,14 @@ if TYPE_CHECKING:
 
     from airflow_provider_apiframe.storage.image_store import StoredImage
 
-# An asset event's extra lives in the metadata database: it names this many images, and the manifest the rest.
+# An asset event's extra lives in the metadata database: it names this many files, and the manifest the rest.
 EVENT_PATHS = 100
 UNFINISHED_NAMED = 10
 
 
 @dataclass(frozen=True)
 class JobReference:
-    """A job to store the images of, and the batch result row it came from, if any."""
+    """A job to store the outputs of, and the batch result row it came from, if any."""
 
     job_id: str | None
     row: Mapping[str, Any] | None = None
@@ -49,22 +49,29 @@ class JobReference:
 
 class ApiframeStoreImagesOperator(BaseOperator):
     """
-    Copy the images of finished apiframe jobs into a data set on any object storage; return their paths.
+    Copy every output of finished apiframe jobs into a data set on any object storage; return their paths.
+
+    Every kind a job makes is kept, despite the name (kept for the DAGs that use it): images (PNG, JPEG,
+    WEBP), videos (MP4, MOV, WebM) and audio (WAV, MP3, OGG, M4A), each named by its job and number with
+    the extension of its content.
 
     ``jobs`` is a job id, a batch operator's result rows, or a list of either: an ``XComArg`` of mapped
     generate tasks' ``job_id`` XComs, or a template rendering to any of these. Each job is read with
     ``GET /v2/jobs/{id}`` for its model, prompt, parameter block, credits and creation time; a job (or a
     batch row) that did not complete is skipped and logged.
 
-    The images land in ``<destination>/part-<hex>/`` with the Hugging Face ``imagefolder`` manifest
-    ``metadata.jsonl`` beside them, so ``datasets.load_dataset("imagefolder", data_dir=<destination>)``
-    loads every run's images with their columns. The part is named after the set of jobs: a retry, or
-    another run storing the same jobs, finds the files already stored and copies nothing again.
+    The files land in ``<destination>/part-<hex>/`` with the Hugging Face folder-dataset manifest
+    ``metadata.jsonl`` beside them (with each file's ``kind``, ``content_type``, ``width``, ``height``
+    and ``duration``), so ``datasets.load_dataset("imagefolder", data_dir=<destination>)`` loads every
+    run's images with their columns (with ``filters=[("kind", "==", "image")]`` once the data set holds
+    videos or audio; what loads those is in ``storage/data_set.py``). The part is named after the set of
+    jobs: a retry, or another run storing the same jobs, finds the files already stored and copies
+    nothing again.
 
     With an ``Asset`` (``Dataset`` on Airflow 2) among ``outlets``, its event's extra says where the
-    images went: ``data_set``, ``manifest``, ``count``, ``skipped`` and the first 100 ``paths``.
+    files went: ``data_set``, ``manifest``, ``count``, ``skipped`` and the first 100 ``paths``.
 
-    :param jobs: The jobs whose images to store. Templated.
+    :param jobs: The jobs whose outputs to store. Templated.
     :param destination: The data set's folder: ``file://``, ``s3://``, ``gs://``, ``memory://``, any
         fsspec protocol, or a local path. Templated.
     :param destination_conn_id: The Airflow connection with the destination's credentials, if it needs one.
@@ -94,7 +101,7 @@ class ApiframeStoreImagesOperator(BaseOperator):
             read_jobs(jobs)
 
     def execute(self, context: Context) -> list[str]:
-        """Read every job, copy its images into the data set and return the stored paths."""
+        """Read every job, copy its outputs into the data set and return the stored paths."""
         from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
         from airflow_provider_apiframe.storage.image_store import (
             ImageToStore,
@@ -150,7 +157,7 @@ class ApiframeStoreImagesOperator(BaseOperator):
         )
 
     def _announce(self, context: Context, data_set: str, stored: list[StoredImage], skipped: int) -> None:
-        """Say in each outlet asset's event where the images went."""
+        """Say in each outlet asset's event where the files went."""
         from airflow.providers.common.compat.sdk import Asset
 
         assets = [outlet for outlet in self.outlets if isinstance(outlet, Asset)]

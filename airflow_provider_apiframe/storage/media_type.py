@@ -45,3 +45,31 @@ def sniff(head: bytes) -> MediaType | None:
     if head[4:8] == b"ftyp":
         return _BRANDS.get(head[8:12], _MP4)
     return None
+
+
+# The extension a kept file is named with, by its content type: the types a data set holds. GIF is an input
+# type only (no operation outputs one), so it has none and is not kept.
+EXTENSIONS = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/webp": "webp",
+    "video/mp4": "mp4",
+    "video/quicktime": "mov",
+    "video/webm": "webm",
+    "audio/wav": "wav",
+    "audio/mpeg": "mp3",
+    "audio/ogg": "ogg",
+    "audio/mp4": "m4a",
+}
+# What a file's extension says about its content, for rows written before the manifest recorded it.
+CONTENT_TYPES = {extension: content_type for content_type, extension in EXTENSIONS.items()}
+
+
+def extension(media: MediaType) -> str | None:
+    """Return the extension a file of this type is kept under; None for a type a data set does not keep."""
+    return EXTENSIONS.get(media.content_type)
+
+
+def is_iso_media(head: bytes) -> bool:
+    """Tell whether a file's first bytes open an ISO base media file (MP4, MOV, M4A): a ``ftyp`` box."""
+    return head[4:8] == b"ftyp"

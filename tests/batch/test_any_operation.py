@@ -134,3 +134,49 @@ def test_a_literal_mistake_fails_the_dag_import(kwargs, needle):
     with pytest.raises(ApiframeValidationError) as info:
         ApiframeBatchOperator(**arguments)
     assert needle in str(info.value)
+
+
+def test_every_image_of_a_stored_data_set_is_upscaled_in_one_batch(fast_conn, tmp_path):
+    stored = tmp_path / "shots"
+    made = run_to_end(
+        ApiframeBatchOperator(
+            task_id="shots",
+            operation="image generation",
+            model="flux-1.1-pro",
+            rows=[{"prompt": f"a teapot, view {i}", "id": i} for i in range(3)],
+            options={"width": 256, "height": 256, "output_format": "png"},
+            store_to=str(stored),
+            poll_interval=0.3,
+        ),
+        {"ti": TaskInstance(task_id="shots")},
+    )
+    op = ApiframeBatchOperator(
+        task_id="upscale_all",
+        operation="image upscale",
+        model="topaz-image-upscale",
+        data_set=str(stored),
+        options={"upscale_factor": 2},
+        store_to=str(tmp_path / "larger"),
+        poll_interval=0.3,
+    )
+    results = run_to_end(op, {"ti": TaskInstance(task_id="upscale_all")})
+    # One row per stored file, named by it.
+    assert sorted(r["id"] for r in results) == sorted(f"{m['job_id']}-1" for m in made)
+    sizes = {Image.open(path).size for r in results for path in r["paths"]}
+    assert sizes == {(512, 512)}
+    assert fast_conn.stats()["uploads"] == 3
+
+
+def test_a_data_set_batch_names_what_is_wrong(fast_conn, tmp_path):
+    with pytest.raises(ApiframeValidationError, match="either rows or data_set"):
+        ApiframeBatchOperator(task_id="b", operation="image upscale", model="clarity-upscale")
+    with pytest.raises(ApiframeValidationError, match="another folder than data_set"):
+        ApiframeBatchOperator(
+            task_id="b", operation="image upscale", model="clarity-upscale", data_set="/d", store_to="/d"
+        )
+    empty = ApiframeBatchOperator(
+        task_id="b", operation="image upscale", model="clarity-upscale", data_set=str(tmp_path)
+    )
+    with pytest.raises(ApiframeValidationError, match="holds no image file"):
+        run_to_end(empty, {"ti": TaskInstance(task_id="b")})
+    assert fast_conn.stats()["submits"] == 0

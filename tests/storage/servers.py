@@ -77,17 +77,32 @@ def fixed(status: int, body: bytes, content_type: str = "image/png") -> Respond:
     return respond
 
 
-def huge(head: bytes, block: bytes, blocks: int) -> Respond:
-    """``head``, then ``block`` ``blocks`` times from the same buffer: the server allocates nothing."""
+def huge(head: bytes, block: bytes, blocks: int, tail: bytes = b"") -> Respond:
+    """``head``, then ``block`` ``blocks`` times from the same buffer, then ``tail``: the server allocates
+    nothing."""
 
     def respond(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(200)
         handler.send_header("Content-Type", "image/png")
-        handler.send_header("Content-Length", str(len(head) + len(block) * blocks))
+        handler.send_header("Content-Length", str(len(head) + len(block) * blocks + len(tail)))
         handler.end_headers()
         handler.wfile.write(head)
         for _ in range(blocks):
             handler.wfile.write(block)
+        handler.wfile.write(tail)
+
+    return respond
+
+
+def files(bodies: dict[str, bytes], content_type: str = "application/octet-stream") -> Respond:
+    """Serve each ``path -> body`` with a 200, and 404 elsewhere."""
+
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        body = bodies.get(handler.path)
+        if body is None:
+            fixed(404, b"not found", "text/plain")(handler)
+        else:
+            fixed(200, body, content_type)(handler)
 
     return respond
 

@@ -21,7 +21,8 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeUnexpectedResponseError,
     ApiframeValidationError,
 )
-from airflow_provider_apiframe.storage import image_store
+from airflow_provider_apiframe.storage import cdn as cdn_client
+from airflow_provider_apiframe.storage import image_store, media_probe
 from airflow_provider_apiframe.storage.image_store import ImageToStore, data_set_path, store_images
 from airflow_provider_apiframe.storage.manifest import METADATA_FILE, part_name
 from tests.storage.conftest import FLUX_WEBP, GPT_PAIR, IMAGEN_JPG, IMAGEN_PNG, files_under
@@ -142,7 +143,7 @@ def test_a_file_that_is_not_what_the_manifest_records_is_copied_again(make_jobs,
 
 
 def test_a_download_cut_midway_leaves_no_file_and_no_temporary_file(monkeypatch, tmp_path):
-    monkeypatch.setattr(image_store, "backoff", lambda attempt: 0.0)
+    monkeypatch.setattr(cdn_client, "backoff", lambda attempt: 0.0)
     body = random_png(400)
     with serve(cut_short(body)) as cdn:
         image = ImageToStore(url=f"{cdn.url}/koi-1.png", job_id=str(uuid.uuid4()))
@@ -150,23 +151,23 @@ def test_a_download_cut_midway_leaves_no_file_and_no_temporary_file(monkeypatch,
             store_images([image], tmp_path.as_uri())
     assert image.url in str(raised.value)
     # Every try was made, and no more: bounded.
-    assert len(cdn.requests) == image_store.DOWNLOAD_TRIES
+    assert len(cdn.requests) == cdn_client.DOWNLOAD_TRIES
     # Not the image under its name, not a hidden temporary file, not a manifest without rows.
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
 def test_an_answer_that_is_not_an_image_is_refused_after_its_tries(monkeypatch, tmp_path):
-    monkeypatch.setattr(image_store, "backoff", lambda attempt: 0.0)
+    monkeypatch.setattr(cdn_client, "backoff", lambda attempt: 0.0)
     with serve(fixed(200, b"<html>Service busy</html>", "text/html")) as cdn:
         image = ImageToStore(url=f"{cdn.url}/koi-1.png", job_id=str(uuid.uuid4()))
         with pytest.raises(ApiframeUnexpectedResponseError, match="not give a PNG, JPEG or WEBP"):
             store_images([image], tmp_path.as_uri())
-    assert len(cdn.requests) == image_store.DOWNLOAD_TRIES
+    assert len(cdn.requests) == cdn_client.DOWNLOAD_TRIES
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
 def test_transient_cdn_faults_are_ridden_out(emulator, make_jobs, images_of, tmp_path, monkeypatch):
-    monkeypatch.setattr(image_store, "backoff", lambda attempt: 0.0)
+    monkeypatch.setattr(cdn_client, "backoff", lambda attempt: 0.0)
     jobs = make_jobs(IMAGEN_PNG)
     emulator.add_faults(
         {"action": "status", "path": "/cdn/", "status": 503, "times": 2},
@@ -185,7 +186,7 @@ def test_images_gone_from_the_cdn_fail_for_good_and_the_others_are_kept(
     kept = store_images(images[:1], tmp_path.as_uri(), writer="koi")
     emulator.advance_clock(25 * 3600)  # past the CDN's 24 hours
 
-    with pytest.raises(ApiframeNotFoundError, match=r"1 of 2 images could not be stored.*24 hours") as raised:
+    with pytest.raises(ApiframeNotFoundError, match=r"1 of 2 files could not be stored.*24 hours") as raised:
         store_images(images, tmp_path.as_uri(), writer="koi")
 
     # Permanent: Airflow fails the task without spending its retries.
@@ -239,7 +240,7 @@ def test_a_large_image_streams_through_a_bounded_amount_of_memory(tmp_path):
     assert (stored.row.bytes, stored.row.sha256) == (len(head) + blocks * len(block), expected.hexdigest())
     assert (stored.row.width, stored.row.height) == (side, side)
     # 32 MiB went through; what was held at once is a few chunks, not the image.
-    assert peak < 4 * image_store.CHUNK_BYTES + image_store.HEADER_LIMIT, peak
+    assert peak < 4 * cdn_client.CHUNK_BYTES + media_probe.HEADER_LIMIT, peak
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,15 @@ from airflow_provider_apiframe.storage.manifest import part_name
 from tests.batch.test_batch_operator import run_to_end
 from tests.conftest import TEST_KEY, connection_uri
 from tests.operators.test_imagen import TaskInstance
-from tests.storage.conftest import FLUX_WEBP, GPT_PAIR, IMAGEN_PNG
+from tests.storage.conftest import (
+    FLUX_WEBP,
+    GPT_PAIR,
+    IMAGEN_PNG,
+    SUNO_MADE,
+    SUNO_PAIR,
+    VIDEO_WIDE,
+    VIDEO_WIDE_MADE,
+)
 from tests.storage.servers import forward_to, serve
 
 A, B = str(uuid.uuid4()), str(uuid.uuid4())
@@ -195,3 +203,47 @@ def test_the_key_goes_to_the_api_only_and_into_no_file(emulator, monkeypatch, tm
     assert TEST_KEY not in json.dumps(
         [paths, context["outlet_events"][Asset((tmp_path / "koi").as_uri())].extra]
     )
+
+
+def test_video_and_music_jobs_are_stored_with_their_kind_and_reported_as_images_are(
+    emulator, make_jobs, tmp_path
+):
+    jobs = make_jobs(VIDEO_WIDE, SUNO_PAIR, IMAGEN_PNG)
+    asset = Asset(tmp_path.as_uri())
+    operator = store(tmp_path, jobs, outlets=[asset])
+
+    paths, context = run(operator)
+
+    part = f"{tmp_path.as_uri()}/{part_name(jobs_writer(jobs))}"
+    assert paths == [
+        f"{part}/{jobs[0]}-1.mp4",
+        f"{part}/{jobs[1]}-1.wav",
+        f"{part}/{jobs[1]}-2.wav",
+        f"{part}/{jobs[2]}-1.png",
+    ]
+    extra = context["outlet_events"][asset].extra
+    assert extra == {
+        "data_set": tmp_path.as_uri(),
+        "manifest": f"{part}/metadata.jsonl",
+        "count": 4,
+        "skipped": 0,
+        "paths": paths,
+    }
+    rows = manifest_rows(extra["manifest"])
+    assert [(row["kind"], row["width"], row["height"], row["duration"]) for row in rows] == [
+        ("video", *VIDEO_WIDE_MADE),
+        ("audio", 0, 0, SUNO_MADE[0]),
+        ("audio", 0, 0, SUNO_MADE[0]),
+        ("image", 1408, 768, 0.0),
+    ]
+    assert (rows[0]["model"], rows[0]["prompt"], json.loads(rows[0]["options"])) == VIDEO_WIDE[1:]
+    # Lineage: the CDN folders of each kind in, the data set's part out with how many files it received.
+    lineage = operator.get_openlineage_facets_on_complete(None)
+    assert sorted(d.name for d in lineage.inputs) == ["/cdn/audio", "/cdn/images", "/cdn/videos"]
+    [output] = lineage.outputs
+    assert (output.namespace, output.name) == ("file://", part.removeprefix("file://"))
+    assert output.outputFacets["outputStatistics"].rowCount == 4
+    # A retry copies nothing.
+    emulator.add_faults({"action": "status", "path": "/cdn/", "status": 410, "times": 10})
+    again, _ = run(store(tmp_path, jobs, outlets=[asset]))
+    assert again == paths and "410" not in emulator.stats()["responses_by_status"]
