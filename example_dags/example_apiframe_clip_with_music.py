@@ -4,7 +4,8 @@ and a song written for it, extended.
 
 Every operation family in one DAG: image generation and edit (its mask is a file this DAG draws, uploaded
 by the operator), video generation from the image and video upscale, music generation from a prompt a
-Python task writes, and a Suno action on the song. Outputs pass from task to task as lists of URLs.
+Python task writes, and a Suno action on the song. Outputs pass from task to task as lists of URLs; the
+upscaled clip and the extended song are kept in a data set (the CDN purges every file after 24 hours).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ with DAG(
         """A mask over the top of the picture, where the hat goes: white is painted, black kept."""
         from PIL import Image, ImageDraw
 
-        os.makedirs(output_dir, exist_ok=True)
-        path = os.path.join(output_dir, "hat_mask.png")
+        os.makedirs(os.path.join(output_dir, "masks"), exist_ok=True)
+        path = os.path.join(output_dir, "masks", "hat.png")
         mask = Image.new("L", (768, 768), 0)
         ImageDraw.Draw(mask).ellipse((234, 40, 534, 300), fill=255)
         mask.save(path)
@@ -77,6 +78,7 @@ with DAG(
         task_id="upscale_clip",
         model="topaz-video-upscale",
         options={"video": clip.output, "target_resolution": "1080p", "target_fps": 30},
+        store_to="{{ params.output_dir }}/clip",
         poll_interval=2.0,
         timeout=1800,
     )
@@ -98,6 +100,7 @@ with DAG(
         action="extend",
         index=1,
         parent_job_id="{{ ti.xcom_pull(task_ids='song', key='job_id') }}",
+        store_to="{{ params.output_dir }}/clip",
         poll_interval=2.0,
     )
     song >> extended

@@ -30,7 +30,14 @@ from airflow_provider_apiframe.emulator import emulator_process
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_KEY = "afk_demo_emulator_key"
-DEFAULT_DAGS = ["example_apiframe_imagen", "example_apiframe_models"]
+DEFAULT_DAGS = [
+    "example_apiframe_imagen",
+    "example_apiframe_models",
+    "example_apiframe_product_shot",
+    "example_apiframe_clip_with_music",
+]
+# Video and music jobs take minutes in production; the demo's emulator makes them a few image jobs long.
+DEMO_MEDIA_FACTORS = ["--video-duration-factor", "3", "--music-duration-factor", "2"]
 LOG_TAIL_LINES = 40
 
 
@@ -120,13 +127,12 @@ def airflow_steps(steps: list[tuple[str, list[str]]], status_fd: int) -> int:
 
 def summarize(output: Path, url: str, api_key: str, log: Path) -> None:
     made = entries(output, jobs_by_image_name(url, api_key))
-    print(f"\n{len(made)} image(s) in {output}:")
+    print(f"\n{len(made)} file(s) in {output}:")
     for entry in made:
         prompt = entry.prompt if len(entry.prompt) <= 50 else entry.prompt[:47] + "..."
-        print(
-            f"  {entry.path.relative_to(output)}  {entry.format} {entry.size[0]}x{entry.size[1]}"
-            f"  {entry.model}  {prompt!r}"
-        )
+        size = f"{entry.size[0]}x{entry.size[1]}" if entry.size[0] else "-"
+        length = f" {entry.duration:.1f} s" if entry.duration else ""
+        print(f"  {entry.path.relative_to(output)}  {entry.format} {size}{length}  {entry.model}  {prompt!r}")
     print(f"Contact sheet: {write_html(output, made)} and {write_png(output, made)}")
     print(f"Airflow's log: {log}")
 
@@ -154,7 +160,9 @@ def main() -> None:
             run_dags(dags, args.emulator_url, args.api_key, output, home, log)
             summarize(output, args.emulator_url, args.api_key, log)
             return
-        with emulator_process("--api-key", DEMO_KEY, "--job-duration", str(args.job_duration)) as url:
+        with emulator_process(
+            "--api-key", DEMO_KEY, "--job-duration", str(args.job_duration), *DEMO_MEDIA_FACTORS
+        ) as url:
             print(f"Emulator running at {url}", flush=True)
             run_dags(dags, url, DEMO_KEY, output, home, log)
             summarize(output, url, DEMO_KEY, log)

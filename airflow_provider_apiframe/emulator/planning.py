@@ -10,7 +10,8 @@ What each job returns, planned when it is submitted: how many files, of what kin
 - Midjourney actions: an upsample is the grid image ``index`` picked, on its own; every other action a
   new grid of four at the parent's size (a pan widens or heightens it by half).
 - Videos: one MP4, its short side from ``resolution`` (720p by default), its shape from
-  ``aspect_ratio`` (16:9 by default), as long as ``duration`` asks or the model's shortest clip.
+  ``aspect_ratio`` (16:9 by default), as long as ``duration`` asks or the model's shortest clip. An
+  upscale or an edit of a video the emulator made keeps that video's shape (and, upscaled, its length).
 - Music: WAV songs, as long as ``music_length_ms`` asks, else :data:`DEFAULT_SONG_SECONDS`; Suno and
   Udio two per call. A Suno extend adds a song's length to the track (from ``continueAt``), a cover or
   added vocals keep its length, stems split it into ``vocals`` and ``instrumental``.
@@ -38,6 +39,8 @@ from .validation import Submission
 
 # Looks up the pixel size of an input image by its URL; None for one the emulator does not know.
 InputSize = Callable[[str], tuple[int, int] | None]
+# Looks up how an input video the emulator made was made, by its URL; None for any other.
+InputVideo = Callable[[str], VideoRecipe | None]
 DEFAULT_INPUT_SIZE = (1024, 1024)
 DEFAULT_UPSCALE_FACTOR = 2
 DEFAULT_SONG_SECONDS = 8.0
@@ -162,19 +165,27 @@ def _video_ratio(value: object) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def _video_size(params: Mapping[str, Any]) -> tuple[int, int]:
+def _video_size(params: Mapping[str, Any], source: VideoRecipe | None) -> tuple[int, int]:
     resolution = params.get("resolution", params.get("target_resolution"))
     short = _SHORT_SIDES.get(resolution, _NAMED_RESOLUTIONS.get(resolution, DEFAULT_SHORT_SIDE))
-    across, down = _video_ratio(params.get("aspect_ratio"))
+    ratio = params.get("aspect_ratio")
+    if source is not None and ratio in (None, "auto"):
+        across, down = source.width, source.height
+    else:
+        across, down = _video_ratio(ratio)
     if across >= down:
         return bounded(_even(short * across / down), short)
     return bounded(short, _even(short * down / across))
 
 
-def _video(submission: Submission, job_id: str) -> Deliverable:
+def _video(submission: Submission, job_id: str, input_video: InputVideo) -> Deliverable:
     params = submission.params
+    url = params.get("video")
+    source = input_video(url) if isinstance(url, str) else None
     seconds = float(params.get("duration", submission.model.default_duration()))
-    width, height = _video_size(params)
+    if source is not None and submission.operation == "/v2/videos/upscale":
+        seconds = source.seconds
+    width, height = _video_size(params, source)
     text = submission.prompt or f"{submission.model.label}"
     return Deliverable("videos", (MediaFile("1", VideoRecipe(width, height, seconds, f"{job_id}/1", text)),))
 
@@ -213,7 +224,11 @@ def _suno_action(submission: Submission, job_id: str, parent: Parent) -> Deliver
 
 
 def plan_deliverable(
-    submission: Submission, job_id: str, parent: Parent | None, input_size: InputSize
+    submission: Submission,
+    job_id: str,
+    parent: Parent | None,
+    input_size: InputSize,
+    input_video: InputVideo,
 ) -> Deliverable:
     """Plan the files a job returns once COMPLETED, from its validated body and the parent it acts on."""
     operation = submission.operation
@@ -230,7 +245,7 @@ def plan_deliverable(
     if operation == SUNO_ACTIONS and parent is not None:
         return _suno_action(submission, job_id, parent)
     if operation.startswith("/v2/videos/"):
-        return _video(submission, job_id)
+        return _video(submission, job_id, input_video)
     if operation.startswith("/v2/music/"):
         return _songs(submission, job_id)
     raise ValueError(f"no plan for the results of {operation}")

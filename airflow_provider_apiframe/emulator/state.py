@@ -17,7 +17,7 @@ from .config import EmulatorConfig
 from .jobs import Job, JobStatus, Scenario
 from .planning import plan_deliverable
 from .progress import CoursePlanner
-from .recipes import PictureRecipe
+from .recipes import PictureRecipe, VideoRecipe
 from .uploads import ReceivedFile, Upload
 from .validation import Submission
 
@@ -184,7 +184,7 @@ class EmulatorState:
             shape=course.shape,
             fails=course.fails,
             model_id=parent.job.model if parent is not None else submission.model.id,
-            deliverable=plan_deliverable(submission, job_id, parent, self.input_size),
+            deliverable=plan_deliverable(submission, job_id, parent, self.input_size, self.input_video),
         )
         self.jobs[job.id] = job
         bisect.insort(self._positions, (job.created_at, job.id))
@@ -208,6 +208,15 @@ class EmulatorState:
             if file is not None and isinstance(file.recipe, PictureRecipe):
                 return file.recipe.width, file.recipe.height
         return None
+
+    def input_video(self, url: str) -> VideoRecipe | None:
+        """Return how a job's video the emulator serves itself was made (its size and length); None else."""
+        folder, _, name = urlsplit(url).path.rpartition("/")
+        if not folder.endswith("/cdn/videos"):
+            return None
+        job = self.jobs.get(name[:36])
+        file = job.media_file(name) if job is not None else None
+        return file.recipe if file is not None and isinstance(file.recipe, VideoRecipe) else None
 
     def add_upload(self, received: ReceivedFile, team_id: str, pixel_size: tuple[int, int] | None) -> Upload:
         """Store an upload until it expires (``upload_ttl`` from now); expired ones are dropped meanwhile."""

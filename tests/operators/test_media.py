@@ -60,10 +60,14 @@ def test_image_to_video_from_a_local_start_image(apiframe_conn, tmp_path):
     assert apiframe_conn.stats()["uploads"] == 1
 
 
-def test_upscale_and_edit_take_an_upstream_video(apiframe_conn, tmp_path):
+def test_upscale_and_edit_take_an_upstream_video_and_keep_its_shape(apiframe_conn):
     [clip] = run(
         ApiframeVideoGenerateOperator(
-            task_id="clip", model="veo-3", prompt="waves", options={"duration": 4}, poll_interval=0.2
+            task_id="clip",
+            model="kling-2.6",
+            prompt="waves",
+            options={"duration": 5, "aspect_ratio": "9:16"},
+            poll_interval=0.2,
         )
     )
     [larger] = run(
@@ -83,9 +87,11 @@ def test_upscale_and_edit_take_an_upstream_video(apiframe_conn, tmp_path):
             poll_interval=0.2,
         )
     )
-    for url in (larger, edited):
-        assert read_mp4(fetch(url).content).width > 0
-    assert max(read_mp4(fetch(larger).content).width, read_mp4(fetch(larger).content).height) >= 1080
+    upscaled, original = read_mp4(fetch(larger).content), read_mp4(fetch(clip).content)
+    assert (upscaled.width, upscaled.height) == (1080, 1920)
+    assert upscaled.seconds == pytest.approx(original.seconds, abs=0.6)
+    night = read_mp4(fetch(edited).content)
+    assert (night.width, night.height) == (720, 1280)
 
 
 def test_suno_makes_two_songs_then_extends_one(apiframe_conn, tmp_path):

@@ -13,6 +13,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import TEST_KEY, assert_key_in_no_file
+from tests.emulator.media_checks import wav_seconds
+from tests.operators.test_media import probe
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "example_dags"
@@ -34,6 +36,7 @@ def test_example_dags_parse_without_errors():
         "example_apiframe_decorator",
         "example_apiframe_product_shot",
         "example_apiframe_midjourney",
+        "example_apiframe_clip_with_music",
     } <= set(bag.dag_ids)
 
 
@@ -43,7 +46,8 @@ def dag_runs(tmp_path_factory):
     from airflow_provider_apiframe.emulator import EmulatorConfig, EmulatorServer
 
     tmp = tmp_path_factory.mktemp("dags")
-    with EmulatorServer(EmulatorConfig(api_keys=(TEST_KEY,), job_duration=1.0)) as server:
+    media = {"video_duration_factor": 2.0, "music_duration_factor": 2.0}
+    with EmulatorServer(EmulatorConfig(api_keys=(TEST_KEY,), job_duration=1.0, **media)) as server:
         result = subprocess.run(
             [
                 sys.executable,
@@ -68,6 +72,8 @@ def dag_runs(tmp_path_factory):
                 "example_apiframe_product_shot",
                 "--dag",
                 "example_apiframe_midjourney",
+                "--dag",
+                "example_apiframe_clip_with_music",
                 "--output",
                 tmp / "images",
                 "--airflow-home",
@@ -93,7 +99,8 @@ def test_dags_succeed_and_write_images_of_the_requested_size(dag_runs):
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     found = []
     stored = [p for p in (tmp / "images").rglob("*.*") if p.is_file() and p.name not in DEMO_FILES]
-    for path in sorted(p for p in stored if p.suffix != ".jsonl"):
+    # The clip's mask is the DAG's own drawing; its video and songs are checked below.
+    for path in sorted(p for p in stored if p.suffix in (".png", ".jpg") and p.parent.name != "masks"):
         with Image.open(path) as image:
             found.append((path.parent.name, image.format, image.size))
     # The single and the mapped Imagen DAGs, and the job the sensor waited for.
@@ -114,7 +121,29 @@ def test_dags_succeed_and_write_images_of_the_requested_size(dag_runs):
     ) == sorted(singles + batch + models + posters + chains)
     # Ideogram's size for 4:3 is the API's choice: the ratio is what was asked.
     assert len(ideogram) == 2 and all(abs(w / h - 4 / 3) < 0.02 for _, _, (w, h) in ideogram)
-    assert stats["jobs_created"] == 8 + 6 + 1 + 3 + 3 + 2
+    assert stats["jobs_created"] == 8 + 6 + 1 + 3 + 3 + 2 + 6
+
+
+def test_the_clip_and_its_music_are_stored_as_they_were_asked(dag_runs, tmp_path):
+    result, tmp, _ = dag_runs
+    assert result.returncode == 0
+    clip = tmp / "images" / "clip"
+    [video] = clip.rglob("*.mp4")
+    songs = sorted(clip.rglob("*.wav"))
+    streams = probe(video.read_bytes(), tmp_path)
+    [picture] = [s for s in streams["streams"] if s["codec_type"] == "video"]
+    # 1080p from a 9:16 clip of 5 seconds; Suno's extend makes two songs.
+    assert max(picture["width"], picture["height"]) == 1920 and picture["width"] < picture["height"]
+    assert float(streams["format"]["duration"]) == pytest.approx(5, abs=0.6)
+    assert len(songs) == 2 and all(wav_seconds(song.read_bytes())[0] > 0 for song in songs)
+    rows = [json.loads(line) for part in clip.iterdir() for line in (part / "metadata.jsonl").open()]
+    assert sorted(row["kind"] for row in rows) == ["audio", "audio", "video"]
+    [row] = [row for row in rows if row["kind"] == "video"]
+    assert (row["width"], row["height"], row["content_type"]) == (
+        picture["width"],
+        picture["height"],
+        "video/mp4",
+    )
 
 
 def test_the_demo_prints_a_summary_and_a_contact_sheet_of_every_image(dag_runs):
@@ -123,13 +152,16 @@ def test_the_demo_prints_a_summary_and_a_contact_sheet_of_every_image(dag_runs):
     lines = result.stdout.splitlines()
     # One line per step, one per image, a few more: Airflow's own log is in the file the summary names.
     assert len(lines) < 60, result.stdout
-    assert sum(" ok (" in line for line in lines) == 1 + 8  # db migrate, then each DAG
+    assert sum(" ok (" in line for line in lines) == 1 + 9  # db migrate, then each DAG
     assert f"Airflow's log: {output / 'airflow.log'}" in result.stdout
     assert "dags test example_apiframe_models" in (output / "airflow.log").read_text()
     page = (output / "contact_sheet.html").read_text()
-    listed = re.findall(r"\n  \S+\.(?:png|jpg) ", result.stdout)
-    # Every job's image but the chains' intermediate ones (the shot and its upscale, the grid).
-    assert page.count("<figure>") == stats["jobs_created"] - 3 == len(listed)
+    listed = re.findall(r"\n  \S+\.(?:png|jpg|mp4|wav) ", result.stdout)
+    # Every job's file but the chains' intermediate ones (the shot and its upscale, the grid; the clip's
+    # image, its hat, the clip before its upscale and the song before its extension), and Suno's extend
+    # makes two songs.
+    assert page.count("<figure>") == stats["jobs_created"] - 3 - 4 + 1 == len(listed)
+    assert page.count("<video ") == 1 and page.count("<audio ") == 2
     assert "ideogram-v3-turbo" in page and "OPEN AIR CINEMA" in page and "magic_prompt_option=Off" in page
     with Image.open(output / "contact_sheet.png") as sheet:
         assert sheet.width == 4 * (256 + 16) and sheet.height > 256
