@@ -30,6 +30,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_apiframe.operators.image_edits",
                     "airflow_provider_apiframe.operators.actions",
                     "airflow_provider_apiframe.operators.media",
+                    "airflow_provider_apiframe.operators.lora",
                 ],
             }
         ],
@@ -58,6 +59,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_apiframe.triggers.apiframe",
                     "airflow_provider_apiframe.triggers.batch",
+                    "airflow_provider_apiframe.triggers.lora",
                 ],
             }
         ],

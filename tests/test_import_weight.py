@@ -25,7 +25,7 @@ import airflow_provider_apiframe.operators.imagen, airflow_provider_apiframe.ope
 import airflow_provider_apiframe.operators.generate, airflow_provider_apiframe.sensors.apiframe
 import airflow_provider_apiframe.decorators.apiframe_image, airflow_provider_apiframe.operators.store
 import airflow_provider_apiframe.operators.image_edits, airflow_provider_apiframe.operators.actions
-import airflow_provider_apiframe.operators.media
+import airflow_provider_apiframe.operators.media, airflow_provider_apiframe.operators.lora
 print("heavy:" + ",".join(sorted(m for m in {heavy!r} if m in sys.modules and m not in before)))
 """
 

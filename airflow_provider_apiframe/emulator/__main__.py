@@ -28,6 +28,13 @@ def _parser() -> argparse.ArgumentParser:
         "--inactive-key", action="append", dest="inactive_keys", default=[], help="answered 403"
     )
     parser.add_argument(
+        "--other-team-key",
+        action="append",
+        dest="other_team_keys",
+        default=[],
+        help="a key of a second team, which sees none of the first team's jobs and LoRAs",
+    )
+    parser.add_argument(
         "--job-duration", type=float, default=defaults.job_duration, help="seconds per job (the median)"
     )
     parser.add_argument(
@@ -41,6 +48,18 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=defaults.music_duration_factor,
         help="a music job's median length in image jobs'",
+    )
+    parser.add_argument(
+        "--lora-duration-factor",
+        type=float,
+        default=defaults.lora_duration_factor,
+        help="a LoRA training's median length in image jobs'",
+    )
+    parser.add_argument(
+        "--lora-training-cap",
+        type=int,
+        default=defaults.lora_training_cap,
+        help="LoRA trainings a team may have in flight at once (one more is answered 429)",
     )
     parser.add_argument(
         "--duration-sigma", type=float, default=0.0, help="lognormal sigma of job lengths (0: all alike)"
@@ -86,9 +105,12 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
         port=args.port,
         api_keys=tuple(args.api_keys or (DEFAULT_API_KEY,)),
         inactive_keys=tuple(args.inactive_keys),
+        other_team_keys=tuple(args.other_team_keys),
         job_duration=args.job_duration,
         video_duration_factor=args.video_duration_factor,
         music_duration_factor=args.music_duration_factor,
+        lora_duration_factor=args.lora_duration_factor,
+        lora_training_cap=args.lora_training_cap,
         duration_sigma=args.duration_sigma,
         progress_shape=args.progress_shape,
         job_failure_rate=args.job_failure_rate,

@@ -23,12 +23,21 @@ class EmulatorConfig:
     api_keys: tuple[str, ...] = (DEFAULT_API_KEY,)
     # Keys that exist but are switched off: they get 403, unknown keys get 401.
     inactive_keys: tuple[str, ...] = ()
+    # Keys of a second team: valid, but they see only that team's jobs and LoRAs (another
+    # team's are "not found"), and spend a balance of their own (``credits`` to start with).
+    other_team_keys: tuple[str, ...] = ()
     # The median length of an image job; with duration_sigma > 0 each job's is drawn lognormal around it.
     job_duration: float = 2.0
     # Videos take minutes in production and songs about one: a video job's median is job_duration times
     # video_duration_factor (20 s by default), a music job's job_duration times music_duration_factor.
     video_duration_factor: float = 10.0
     music_duration_factor: float = 5.0
+    # A LoRA training takes minutes to an hour in production: its median here is job_duration times
+    # lora_duration_factor (10 s by default), drawn lognormal like a job's with duration_sigma.
+    lora_duration_factor: float = 5.0
+    # How many of a team's LoRA trainings may be in flight (PENDING, UPLOADING or TRAINING) at once;
+    # one more is answered 429 with a Retry-After.
+    lora_training_cap: int = 2
     duration_sigma: float = 0.0
     # One of progress.SHAPES, or "mixed" for a shape drawn per job.
     progress_shape: str = "linear"
@@ -54,12 +63,20 @@ class EmulatorConfig:
     # The emulator's notion of "now"; tests swap it to move time without sleeping.
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
+    @property
+    def valid_keys(self) -> tuple[str, ...]:
+        """Return every key the API accepts: the first team's, then the second team's."""
+        return (*self.api_keys, *self.other_team_keys)
+
     def __post_init__(self) -> None:
         # Tuples are required for hashing/freezing, but a list is an easy mistake from callers.
         object.__setattr__(self, "api_keys", tuple(self.api_keys))
         object.__setattr__(self, "inactive_keys", tuple(self.inactive_keys))
+        object.__setattr__(self, "other_team_keys", tuple(self.other_team_keys))
         if not self.api_keys:
             raise ValueError("api_keys must hold at least one key")
+        if set(self.api_keys) & set(self.other_team_keys):
+            raise ValueError("a key cannot belong to both teams (api_keys and other_team_keys)")
         for name in ("error_rate", "drop_rate", "malformed_rate", "job_failure_rate"):
             rate = getattr(self, name)
             if not 0.0 <= rate <= 1.0:
@@ -78,6 +95,8 @@ class EmulatorConfig:
             )
         if self.lose_submit_answer_every < 0:
             raise ValueError("lose_submit_answer_every must not be negative")
+        if self.lora_training_cap < 0:
+            raise ValueError("lora_training_cap must not be negative")
         outage = self.outage_every > 0 or self.outage_length > 0
         if outage and not 0 < self.outage_length < self.outage_every:
             raise ValueError("outage_every and outage_length go together, with outage_length < outage_every")
@@ -85,6 +104,7 @@ class EmulatorConfig:
             "job_duration",
             "video_duration_factor",
             "music_duration_factor",
+            "lora_duration_factor",
             "duration_sigma",
             "retention",
             "upload_ttl",

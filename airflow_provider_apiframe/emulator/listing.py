@@ -67,36 +67,38 @@ def decode_cursor(cursor: str) -> Position:
     return float(created_at), job_id
 
 
-def _enum(allowed: tuple[str, ...], value: str) -> str:
+def enum_message(allowed: tuple[str, ...], value: str) -> str:
+    """Word a value outside an enum as Zod does."""
     options = " | ".join(f"'{option}'" for option in allowed)
     return f"Invalid enum value. Expected {options}, received '{value}'"
 
 
-def _limit(raw: str | None, errors: dict[str, list[str]]) -> int:
+def parse_limit(raw: str | None, errors: dict[str, list[str]], default: int = LIMIT_DEFAULT) -> int:
+    """Read a ``limit`` query parameter (1 to 100); a problem goes into ``errors`` and gives ``default``."""
     if raw is None:
-        return LIMIT_DEFAULT
+        return default
     try:
         number = float(raw)
     except ValueError:
         errors["limit"] = ["Expected number, received nan"]
-        return LIMIT_DEFAULT
+        return default
     if not number.is_integer():
         errors["limit"] = ["Expected integer, received float"]
     elif number < 1:
         errors["limit"] = ["Number must be greater than or equal to 1"]
     elif number > LIMIT_MAX:
         errors["limit"] = [f"Number must be less than or equal to {LIMIT_MAX}"]
-    return int(number) if not errors.get("limit") else LIMIT_DEFAULT
+    return int(number) if not errors.get("limit") else default
 
 
 def parse_list_query(query: Mapping[str, str]) -> ListQuery:
     """Parse the query of a ``GET /v2/jobs``; :class:`InvalidQuery` with every problem by parameter."""
     errors: dict[str, list[str]] = {}
-    limit = _limit(query.get("limit"), errors)
+    limit = parse_limit(query.get("limit"), errors)
     for name, allowed in (("status", _STATUSES), ("scope", _SCOPES), ("include_models", _BOOLEANS)):
         value = query.get(name)
         if value is not None and value not in allowed:
-            errors[name] = [_enum(allowed, value)]
+            errors[name] = [enum_message(allowed, value)]
     search = query.get("search")
     if search is not None and not UUID_PATTERN.match(search):
         errors["search"] = ["Invalid uuid"]

@@ -85,7 +85,7 @@ def authenticate(config: EmulatorConfig) -> Middleware:
             return error_response(401, "Missing API key: send it in the X-API-Key header")
         if key in config.inactive_keys:
             return error_response(403, "API key is inactive")
-        if key not in config.api_keys:
+        if key not in config.valid_keys:
             return error_response(401, "Invalid API key")
         return await handler(request)
 

@@ -53,15 +53,22 @@ class CoursePlanner:
     """Draws each new job's course from the emulator's settings, with a seed of its own."""
 
     def __init__(
-        self, median: float, sigma: float, shape: str, seed: int | None, failure_rate: float = 0.0
+        self,
+        median: float,
+        sigma: float,
+        shape: str,
+        seed: int | None,
+        failure_rate: float = 0.0,
+        stream: str = "courses",
     ) -> None:
         self.median = median
         self.sigma = sigma
         self.shape = shape
         self.failure_rate = failure_rate
         self._failed_first: set[str] = set()
-        # Separate from the fault generator: adding a fault must not change the jobs' lengths.
-        self._random = random.Random(None if seed is None else f"courses-{seed}")
+        # Separate from the fault generator: adding a fault must not change the jobs' lengths. Each
+        # ``stream`` draws from a generator of its own (LoRA trainings do not shift the jobs' draws).
+        self._random = random.Random(None if seed is None else f"{stream}-{seed}")
 
     def plan(self, prompt: str, scale: float = 1.0) -> Course:
         """

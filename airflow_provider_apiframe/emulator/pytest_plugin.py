@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 FAST_JOB_DURATION = 0.3
 # Videos and songs take twice an image's time here (0.6 s), not the emulator's default ten and five times.
 FAST_MEDIA_FACTOR = 2.0
+# A LoRA training takes three image jobs' time here (0.9 s), not the emulator's default five.
+FAST_LORA_FACTOR = 3.0
 
 
 @pytest.fixture
@@ -28,6 +30,7 @@ def apiframe_emulator_factory() -> Iterator[Callable[..., EmulatorServer]]:
         overrides.setdefault("job_duration", FAST_JOB_DURATION)
         overrides.setdefault("video_duration_factor", FAST_MEDIA_FACTOR)
         overrides.setdefault("music_duration_factor", FAST_MEDIA_FACTOR)
+        overrides.setdefault("lora_duration_factor", FAST_LORA_FACTOR)
         server = EmulatorServer(**overrides).start()
         started.append(server)
         return server
@@ -39,5 +42,5 @@ def apiframe_emulator_factory() -> Iterator[Callable[..., EmulatorServer]]:
 
 @pytest.fixture
 def apiframe_emulator(apiframe_emulator_factory: Callable[..., EmulatorServer]) -> EmulatorServer:
-    """Start an emulator with the default key, 0.3 s image jobs and 0.6 s video and music jobs."""
+    """Start an emulator with the default key, 0.3 s image jobs, 0.6 s video and music jobs, 0.9 s LoRAs."""
     return apiframe_emulator_factory()

@@ -1,4 +1,4 @@
-"""The emulated API as an aiohttp application: the /v2 routes, the CDN and the controls."""
+"""The emulated API as an aiohttp application: the /v2 routes (see also ``lora_routes``), CDN and controls."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ from .control import CONTROL_ROUTES, CONTROLS, Controls
 from .faults import FaultInjector
 from .jobs import JobStatus
 from .listing import UUID_PATTERN, InvalidQuery, encode_cursor, parse_list_query
+from .lora_routes import LoraRoutes
 from .ratelimit import SlidingWindowLimiter
 from .responses import drop_connection, error_response
-from .state import TEAM_ID, USER_ID, EmulatorState, InsufficientCredits, api_key_id
+from .state import EmulatorState, InsufficientCredits
+from .teams import Team, api_key_id, key_name, team_of
 from .uploads import InvalidUpload, receive_upload
 from .validation import InvalidSubmission, validate_submission
 
@@ -47,6 +49,10 @@ class ApiRoutes:
     def _now(self) -> float:
         return self.state.clock.now()
 
+    def _team(self, request: web.Request) -> Team:
+        # The authentication middleware lets only valid keys this far.
+        return team_of(request.headers["X-API-Key"], self.state.config)
+
     def routes(self) -> list[web.RouteDef]:
         """Return the route of each handler."""
         return [
@@ -56,6 +62,7 @@ class ApiRoutes:
             web.get("/v2/jobs/{job_id}", self.get_job),
             web.get("/v2/me", self.me),
             web.get("/v2/models", self.models),
+            *LoraRoutes(self.state).routes(),
             *CdnRoutes(self.state).routes(),
         ]
 
@@ -80,7 +87,7 @@ class ApiRoutes:
             return error_response(400, "Request body is not valid JSON")
         try:
             submission = validate_submission(body, operation)
-            accepted = self.state.submit(submission, TEAM_ID, idempotency_key)
+            accepted = self.state.submit(submission, self._team(request).id, idempotency_key)
         except InvalidSubmission as invalid:
             return web.json_response(invalid.body(), status=400)
         except ActionRefused as refused:
@@ -105,8 +112,9 @@ class ApiRoutes:
         except InvalidQuery as invalid:
             return error_response(400, invalid.message, details=invalid.details)
         now = self._now
+        team_id = self._team(request).id
         jobs, more = self.state.list_jobs(
-            TEAM_ID, query.after, query.limit, lambda job: query.keeps(job, now)
+            team_id, query.after, query.limit, lambda job: query.keeps(job, now)
         )
         retention, cdn = self.state.config.retention, cdn_root(request)
         answer: dict[str, Any] = {
@@ -115,7 +123,7 @@ class ApiRoutes:
             "nextCursor": encode_cursor(jobs[-1]) if more else None,
         }
         if query.include_models:
-            answer["models"] = sorted({job.model for job in self.state.jobs_from(TEAM_ID, None)})
+            answer["models"] = sorted({job.model for job in self.state.jobs_from(team_id, None)})
         return web.json_response(answer)
 
     async def get_job(self, request: web.Request) -> web.Response:
@@ -124,7 +132,7 @@ class ApiRoutes:
         job_id = request.match_info["job_id"]
         if not UUID_PATTERN.match(job_id):
             return error_response(400, "Invalid job id: expected a UUID")
-        job = self.state.find_job(job_id.lower(), TEAM_ID)
+        job = self.state.find_job(job_id.lower(), self._team(request).id)
         if job is None:
             return error_response(404, "Job not found")
         return web.json_response(job.to_json(self._now, self.state.config.retention, cdn_root(request)))
@@ -136,26 +144,27 @@ class ApiRoutes:
         except InvalidUpload as invalid:
             return web.json_response(invalid.body(), status=400)
         size = image_pixel_size(received.data) if received.type.kind == "image" else None
-        upload = self.state.add_upload(received, TEAM_ID, size)
+        upload = self.state.add_upload(received, self._team(request).id, size)
         return web.json_response(upload.to_json(cdn_root(request)), status=201)
 
     async def me(self, request: web.Request) -> web.Response:
         """Answer ``GET /v2/me``: the user, the team with its balance, and the key."""
         key = request.headers["X-API-Key"]
         config = self.state.config
+        team = self._team(request)
         return web.json_response(
             {
-                "user": {"id": USER_ID, "email": "emulator@apiframe.invalid", "role": "OWNER"},
+                "user": {"id": team.user_id, "email": "emulator@apiframe.invalid", "role": "OWNER"},
                 "team": {
-                    "id": TEAM_ID,
-                    "name": "apiframe emulator",
-                    "credits": self.state.balance,
+                    "id": team.id,
+                    "name": team.name,
+                    "credits": self.state.balance_of(team.id),
                     "plan": "emulator",
                     "customerId": None,
                 },
                 "apiKey": {
                     "id": api_key_id(key),
-                    "name": f"emulator key {config.api_keys.index(key) + 1}",
+                    "name": key_name(key, config),
                     "prefix": key[:8],
                 },
             }

@@ -1,4 +1,4 @@
-"""What the emulator remembers: jobs, uploads, idempotency keys, the credit balance and counters."""
+"""What the emulator remembers: jobs, uploads, LoRAs, idempotency keys, each team's balance and counters."""
 
 from __future__ import annotations
 
@@ -15,21 +15,20 @@ from .actions import Parent, choose_parent
 from .clock import Clock
 from .config import EmulatorConfig
 from .jobs import Job, JobStatus, Scenario
+from .lora_form import LoraForm
+from .lora_registry import LoraRegistry
+from .loras import LORA_CREDIT_COST, Lora, LoraStatus
 from .planning import plan_deliverable
 from .progress import CoursePlanner
 from .recipes import PictureRecipe, VideoRecipe
+from .teams import TEAM_ID, USER_ID, Team, api_key_id
 from .uploads import ReceivedFile, Upload
-from .validation import Submission
+from .validation import InvalidSubmission, Submission
 
-# Every key belongs to the one emulated team; stable ids make /v2/me answers comparable across runs.
-_NAMESPACE = uuid.UUID("6f1d9a52-3c1e-4b8e-9d1a-0a7e5c2b9f40")
-TEAM_ID = str(uuid.uuid5(_NAMESPACE, "team"))
-USER_ID = str(uuid.uuid5(_NAMESPACE, "user"))
+__all__ = ["TEAM_ID", "USER_ID", "EmulatorState", "InsufficientCredits", "TrainingCapReached", "api_key_id"]
 
-
-def api_key_id(key: str) -> str:
-    """Return the id ``GET /v2/me`` gives a key: the same for the same key in every run."""
-    return str(uuid.uuid5(_NAMESPACE, f"key:{key}"))
+# The parameter of an image model's block that names a LoRA to generate with (flux-lora's).
+LORA_ID_PARAM = "loraId"
 
 
 class InsufficientCredits(Exception):
@@ -39,6 +38,15 @@ class InsufficientCredits(Exception):
         super().__init__(f"Insufficient credits: {required} required, {available} available")
         self.required = required
         self.available = available
+
+
+class TrainingCapReached(Exception):
+    """The team has as many LoRA trainings in flight as it may: how many, and when one ends."""
+
+    def __init__(self, cap: int, retry_after: float) -> None:
+        super().__init__(f"Too many LoRA trainings in flight: at most {cap} at once")
+        self.cap = cap
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -53,6 +61,9 @@ class Counters:
     uploads: int = 0
     accepted_submits: int = 0
     dropped_connections: int = 0
+    loras_created: int = 0
+    # LoRA trainings refused because the team's in-flight cap was reached.
+    lora_cap_refusals: int = 0
     responses_by_status: Counter[str] = field(default_factory=Counter)
     # Answers per key, named by the first 12 hex digits of the key's sha256 (the key itself is secret).
     requests_by_key: Counter[str] = field(default_factory=Counter)
@@ -84,7 +95,7 @@ class EmulatorState:
         self.reset()
 
     def reset(self) -> None:
-        """Forget every job, key and counter, and start from the configured balance."""
+        """Forget every job, upload, LoRA, key and counter; start each team from the configured balance."""
         self.jobs: dict[str, Job] = {}
         self.uploads: dict[str, Upload] = {}
         # Every job's position, ascending, so that a page is a walk down from a cursor.
@@ -96,35 +107,60 @@ class EmulatorState:
             self.config.seed,
             self.config.job_failure_rate,
         )
+        self.loras = LoraRegistry(
+            CoursePlanner(
+                self.config.job_duration,
+                self.config.duration_sigma,
+                "linear",
+                self.config.seed,
+                self.config.job_failure_rate,
+                stream="loras",
+            ),
+            self.config.lora_duration_factor,
+        )
         self.counters = Counters()
         self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
-        self._charged = 0
-        self._refunded = 0
-        # Jobs bound to fail whose refund has not been booked yet.
+        # Credits charged and refunded, by team.
+        self._charged: Counter[str] = Counter()
+        self._refunded: Counter[str] = Counter()
+        # Jobs and LoRA trainings bound to fail whose refund has not been booked yet.
         self._refunds_due: list[Job] = []
+        self._lora_refunds_due: list[Lora] = []
 
     def _settle(self) -> None:
-        # Refunds are booked when a failing job's end time has passed, whether or not anyone polled it.
+        # Refunds are booked when a failing job's (or training's) end has passed, whether or not anyone
+        # polled it.
         now = self.clock.now()
         still_due = []
         for job in self._refunds_due:
             if job.progress_at(now).status is JobStatus.FAILED:
-                self._refunded += job.cost
+                self._refunded[job.team_id] += job.cost
             else:
                 still_due.append(job)
         self._refunds_due = still_due
+        loras_due = []
+        for lora in self._lora_refunds_due:
+            if lora.failed_by(now):
+                self._refunded[lora.team.id] += lora.cost
+            elif lora.archived_at is None:
+                loras_due.append(lora)  # an archived training that had not failed never will
+        self._lora_refunds_due = loras_due
+
+    def balance_of(self, team_id: str) -> int:
+        """Return a team's credits: the starting balance less charges, plus the refunds of failures."""
+        self._settle()
+        return self.config.credits - self._charged[team_id] + self._refunded[team_id]
 
     @property
     def balance(self) -> int:
-        """The team's credits: the starting balance less charges, plus the refunds of failed jobs."""
-        self._settle()
-        return self.config.credits - self._charged + self._refunded
+        """The first team's credits (every key's but ``other_team_keys``')."""
+        return self.balance_of(TEAM_ID)
 
     @property
     def credits_charged(self) -> int:
-        """Net of refunds."""
+        """The first team's charges, net of refunds."""
         self._settle()
-        return self._charged - self._refunded
+        return self._charged[TEAM_ID] - self._refunded[TEAM_ID]
 
     def _replay(self, team_id: str, key: str | None) -> Job | None:
         if key is None:
@@ -166,8 +202,9 @@ class EmulatorState:
             self.counters.idempotent_replays += 1
             return Accepted(earlier, replayed=True)
         parent = self._parent(submission, team_id)
+        self._check_lora(submission, team_id)
         cost = submission.credit_cost
-        available = self.balance
+        available = self.balance_of(team_id)
         if available < cost:
             raise InsufficientCredits(cost, available)
         now = self.clock.now()
@@ -188,13 +225,59 @@ class EmulatorState:
         )
         self.jobs[job.id] = job
         bisect.insort(self._positions, (job.created_at, job.id))
-        self._charged += cost
+        self._charged[team_id] += cost
         if job.scenario is Scenario.FAIL:
             self._refunds_due.append(job)
         if idempotency_key is not None:
             self._idempotency[(team_id, idempotency_key)] = (job.id, now)
         self.counters.jobs_created += 1
         return Accepted(job, replayed=False)
+
+    def _check_lora(self, submission: Submission, team_id: str) -> None:
+        """
+        Refuse a generation with a LoRA that is not one of the team's READY LoRAs.
+
+        The spec declares no 404 or 409 for ``POST /v2/images/generate``: its 400 (a ``ValidationError``,
+        ``details`` by JSON path) is the answer it has for a body it cannot run, so the refusal is a 400 at
+        ``fluxLoraParams.loraId``.
+        """
+        block = submission.model.params
+        if LORA_ID_PARAM not in block.schemas:
+            return
+        lora_id = str(submission.params.get(LORA_ID_PARAM, ""))
+        lora = self.loras.find(lora_id, team_id)
+        if lora is None:
+            problem = f"LoRA {lora_id} not found"
+        else:
+            status = lora.stage_at(self.clock.now()).status
+            if status is LoraStatus.READY:
+                return
+            problem = f"LoRA {lora.id} is {status.value}, not READY"
+        path = f"{block.key}.{LORA_ID_PARAM}" if block.key else LORA_ID_PARAM
+        raise InvalidSubmission("Validation failed", {path: [problem]})
+
+    def create_lora(self, form: LoraForm, team: Team) -> Lora:
+        """
+        Create and charge a LoRA training; no idempotency: the same form twice makes two LoRAs.
+
+        Raises :class:`TrainingCapReached` (429) when the team has ``lora_training_cap`` trainings in
+        flight, and :class:`InsufficientCredits` (402) when its balance cannot pay.
+        """
+        now = self.clock.now()
+        cap = self.config.lora_training_cap
+        wait = self.loras.cap_wait(team.id, now, cap)
+        if wait is not None:
+            self.counters.lora_cap_refusals += 1
+            raise TrainingCapReached(cap, wait)
+        available = self.balance_of(team.id)
+        if available < LORA_CREDIT_COST:
+            raise InsufficientCredits(LORA_CREDIT_COST, available)
+        lora = self.loras.create(form, team, now)
+        self._charged[team.id] += lora.cost
+        if lora.scenario is Scenario.FAIL:
+            self._lora_refunds_due.append(lora)
+        self.counters.loras_created += 1
+        return lora
 
     def input_size(self, url: str) -> tuple[int, int] | None:
         """Return the pixel size of an input image the emulator serves itself (an upload, a job's image)."""
@@ -277,6 +360,7 @@ class EmulatorState:
     def stats(self) -> dict[str, Any]:
         """Return the counters and the credits charged and left, as ``GET /_emulator/stats`` answers them."""
         counters = self.counters
+        now = self.clock.now()
         return {
             "jobs_created": counters.jobs_created,
             "idempotent_replays": counters.idempotent_replays,
@@ -289,4 +373,8 @@ class EmulatorState:
             "dropped_connections": counters.dropped_connections,
             "credits_charged": self.credits_charged,
             "credits_balance": self.balance,
+            "loras_created": counters.loras_created,
+            "loras_training": sum(1 for lora in self.loras.loras.values() if lora.in_flight(now)),
+            "loras_by_status": dict(self.loras.statuses(now)),
+            "lora_cap_refusals": counters.lora_cap_refusals,
         }

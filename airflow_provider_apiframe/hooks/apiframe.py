@@ -37,6 +37,18 @@ from airflow_provider_apiframe.waiting.watch import JobWatch
 from airflow_provider_apiframe.wire.api_url import INSECURE_HTTP_KEY, api_base_url
 from airflow_provider_apiframe.wire.idempotency import KeyChain, one_off_key
 from airflow_provider_apiframe.wire.jobs import Job, SubmittedJob, parse_job, parse_submitted
+from airflow_provider_apiframe.wire.loras import (
+    LORAS_PATH,
+    MAX_PAGES,
+    PAGE_LIMIT,
+    Lora,
+    TrainingRequest,
+    created_id,
+    lora_request,
+    parse_lora,
+    parse_lora_page,
+)
+from airflow_provider_apiframe.wire.multipart import FileToUpload
 from airflow_provider_apiframe.wire.transport import (
     ApiRequest,
     AsyncTransport,
@@ -44,7 +56,7 @@ from airflow_provider_apiframe.wire.transport import (
     SyncTransport,
     job_request,
 )
-from airflow_provider_apiframe.wire.uploads import UPLOAD_PATH, UPLOADS, FileToUpload, Upload, parse_upload
+from airflow_provider_apiframe.wire.uploads import UPLOAD_PATH, UPLOADS, Upload, parse_upload, upload_form
 
 if TYPE_CHECKING:
     import requests
@@ -224,11 +236,42 @@ class ApiframeHook(HttpHook):
         base_url = self.settings.base_url
         if sha256 is not None and (known := UPLOADS.reusable(base_url, sha256, time.time())) is not None:
             return known
-        upload = parse_upload(self.transport.send(ApiRequest("POST", UPLOAD_PATH, upload=file)))
+        request = ApiRequest("POST", UPLOAD_PATH, form=upload_form(file), free_to_resend=True)
+        upload = parse_upload(self.transport.send(request))
         if sha256 is not None:
             UPLOADS.remember(base_url, sha256, upload, time.time())
         self.log.info("Uploaded %d bytes (%s): %s", file.size, file.content_type, upload.url)
         return upload
+
+    def create_lora(self, training: TrainingRequest) -> str:
+        """
+        Start a LoRA's training (``POST /v2/loras``, its images streamed) and return the LoRA's id.
+
+        The API takes no idempotency key here: the request is never resent after a 5xx or a dropped
+        connection (only after a 429, which the API answers before doing anything), so that it cannot
+        train, and charge, twice. A caller that lost the answer looks the LoRA up by its name.
+        """
+        return created_id(self.transport.send(ApiRequest("POST", LORAS_PATH, form=training.form())))
+
+    def find_lora(self, name: str) -> Lora | None:
+        """Return the newest live LoRA of the team with this exact name, from ``GET /v2/loras`` pages."""
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            query = urlencode({"limit": PAGE_LIMIT, **({"cursor": cursor} if cursor else {})})
+            loras, cursor = parse_lora_page(self.transport.send(ApiRequest("GET", f"{LORAS_PATH}?{query}")))
+            found = next((lora for lora in loras if lora.name == name), None)
+            if found is not None or cursor is None:
+                return found
+        return None
+
+    def get_lora(self, lora_id: str) -> Lora:
+        """Read ``GET /v2/loras/{id}`` into a ``Lora``."""
+        return parse_lora(self.transport.send(lora_request(lora_id)))
+
+    def archive_lora(self, lora_id: str) -> None:
+        """Archive a LoRA (``DELETE /v2/loras/{id}``); archiving an archived one is no error."""
+        # The spec makes the DELETE idempotent: resending it after a lost answer is harmless.
+        self.transport.send(lora_request(lora_id, "DELETE"))
 
     def get_job(self, job_id: str) -> Job:
         """``GET /v2/jobs/{id}``, read into a ``Job``."""
@@ -400,6 +443,10 @@ class AsyncApiframeClient:
     async def get_job(self, job_id: str) -> Job:
         """Read ``GET /v2/jobs/{id}`` into a ``Job``."""
         return parse_job(await self.transport.send(job_request(job_id)))
+
+    async def get_lora(self, lora_id: str) -> Lora:
+        """Read ``GET /v2/loras/{id}`` into a ``Lora``."""
+        return parse_lora(await self.transport.send(lora_request(lora_id)))
 
     async def submit(
         self, body: Mapping[str, Any], idempotency_key: str, *, path: str = IMAGE_GENERATION.path

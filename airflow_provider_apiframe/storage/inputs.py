@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from airflow_provider_apiframe.exceptions import ApiframeError, ApiframeValidationError, shown
 from airflow_provider_apiframe.storage.media_type import HEAD_BYTES, sniff
-from airflow_provider_apiframe.wire.uploads import FileToUpload
+from airflow_provider_apiframe.wire.multipart import FileToUpload
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath

@@ -7,7 +7,7 @@ mypy holds every producer and reader to one shape.
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 
 class JobSucceeded(TypedDict):
@@ -29,6 +29,16 @@ class JobFailed(TypedDict):
 
 
 JobEvent = JobSucceeded | JobFailed
+
+
+class LoraEnded(TypedDict, total=False):
+    """A LoRA's training ended (``lora``: the LoRA, when READY) or its wait gave up (``reason``)."""
+
+    status: Literal["success", "error"]
+    lora: dict[str, Any] | None
+    lora_id: str
+    message: str
+    reason: str
 
 
 class BatchSubmitted(TypedDict):

@@ -34,8 +34,8 @@ from airflow_provider_apiframe.exceptions import (
 )
 from airflow_provider_apiframe.wire.bounded_read import async_body, sync_body
 from airflow_provider_apiframe.wire.budgets import budget_for
+from airflow_provider_apiframe.wire.multipart import FormPart, MultipartBody
 from airflow_provider_apiframe.wire.pacing import Booking, Budget
-from airflow_provider_apiframe.wire.uploads import FileToUpload, MultipartBody
 
 if TYPE_CHECKING:
     import aiohttp
@@ -143,8 +143,11 @@ class ApiRequest:
     idempotency_key: str | None = None
     # False for the API's public reads (the model list): no key, so a redirect may be followed.
     authenticated: bool = True
-    # A file sent as multipart/form-data instead of a JSON body (``POST /v2/uploads``).
-    upload: FileToUpload | None = None
+    # A form sent as multipart/form-data instead of a JSON body (an upload, a LoRA's training images).
+    form: tuple[FormPart, ...] | None = None
+    # Whether resending it after a failure is harmless though it has no idempotency key (an upload: an
+    # extra copy of a file, never a second charge).
+    free_to_resend: bool = False
 
     def __post_init__(self) -> None:
         # Only paths under the configured base URL: no caller can aim a request, and the key, elsewhere.
@@ -154,7 +157,7 @@ class ApiRequest:
     @property
     def may_resend(self) -> bool:
         """Say whether a resend is harmless: a read, a write the server deduplicates, or a free upload."""
-        return self.method == "GET" or self.idempotency_key is not None or self.upload is not None
+        return self.method == "GET" or self.idempotency_key is not None or self.free_to_resend
 
     def describe(self) -> str:
         """Name the request in messages: its method and path."""
@@ -207,6 +210,8 @@ def encode_body(request: ApiRequest) -> bytes | None:
 def interpret(settings: ClientSettings, request: ApiRequest, response: RawResponse) -> Any:
     """Return the decoded JSON of a 2xx answer; anything else becomes the matching typed error."""
     if 200 <= response.status < 300:
+        if response.status == 204:
+            return None  # No Content: a DELETE that archived
         try:
             return json.loads(response.body)
         except (ValueError, RecursionError):
@@ -392,9 +397,9 @@ class SyncTransport:
         booking = budget.book() if budget is not None else None
         if booking is not None:
             time.sleep(booking.wait)
-        if request.upload is not None:
-            # Opened for this try only: a resend reads the file from its start again.
-            data = MultipartBody(request.upload)
+        if request.form is not None:
+            # Built for this try only: a resend reads each file from its start again.
+            data = MultipartBody(request.form)
             headers["Content-Type"] = data.content_type
         deadline = time.monotonic() + self.settings.timeout
         try:
@@ -429,9 +434,9 @@ class AsyncTransport:
 
     async def send(self, request: ApiRequest) -> Any:
         """Send the request, resending it as the retry policy allows; return the decoded JSON answer."""
-        if request.upload is not None:
-            # Files are read from the worker's storage, before a task defers; a trigger never uploads.
-            raise ValueError(f"{request.describe()}: uploads are sent by the sync transport only")
+        if request.form is not None:
+            # Files are read from the worker's storage, before a task defers; a trigger never sends them.
+            raise ValueError(f"{request.describe()}: forms are sent by the sync transport only")
         attempts = Attempts(self.settings, request)
         while True:
             try:

@@ -1,87 +1,26 @@
 """
-``POST /v2/uploads``: a file sent as streamed multipart/form-data, and the API's answer read as untrusted.
+``POST /v2/uploads``: a file sent as a streamed form (``multipart.py``), the answer read as untrusted.
 
-The body is read from the file a block at a time while it is sent, so a 50 MB video never sits in memory;
-its length is known up front, so it goes with a ``Content-Length`` rather than chunked.
+A 50 MB video never sits in memory: the body is read from the file a block at a time while it is sent.
 """
 
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_apiframe.exceptions import ApiframeUnexpectedResponseError, shown
 from airflow_provider_apiframe.wire.jobs import parse_timestamp
+from airflow_provider_apiframe.wire.multipart import FileToUpload, FormFile, FormPart
 
 UPLOAD_PATH = "/v2/uploads"
-# A file name in the part's header: what the API may show, never a path of this machine.
-SAFE_NAME = "upload"
 
 
-@dataclass(frozen=True)
-class FileToUpload:
-    """
-    A file to send: its size, its type as its bytes show it, and how to open it (once per try).
-
-    :param size: Its length in bytes.
-    :param content_type: Its type, sniffed from its bytes (the API sniffs again and ignores this).
-    :param open: Opens it for reading from the start; each try of the request opens it afresh.
-    """
-
-    size: int
-    content_type: str
-    open: Callable[[], IO[bytes]]
-
-
-class MultipartBody:
-    """Stream one file as a multipart/form-data body with a single part, ``file``: read, never loaded."""
-
-    def __init__(self, file: FileToUpload) -> None:
-        self.boundary = uuid.uuid4().hex
-        self._head = (
-            f"--{self.boundary}\r\n"
-            f'Content-Disposition: form-data; name="file"; filename="{SAFE_NAME}"\r\n'
-            f"Content-Type: {file.content_type}\r\n\r\n"
-        ).encode()
-        self._tail = f"\r\n--{self.boundary}--\r\n".encode()
-        self._size = file.size
-        self._file = file.open()
-        self._parts: list[bytes | IO[bytes]] = [self._head, self._file, self._tail]
-
-    @property
-    def content_type(self) -> str:
-        """The body's Content-Type header, with its boundary."""
-        return f"multipart/form-data; boundary={self.boundary}"
-
-    def __len__(self) -> int:
-        return len(self._head) + self._size + len(self._tail)
-
-    def read(self, size: int = -1) -> bytes:
-        """Return the body's next bytes, at most ``size`` (all that is left for -1)."""
-        out = bytearray()
-        while self._parts and (size < 0 or len(out) < size):
-            part = self._parts[0]
-            want = -1 if size < 0 else size - len(out)
-            if isinstance(part, bytes):
-                chunk, rest = (part, b"") if want < 0 else (part[:want], part[want:])
-                if rest:
-                    self._parts[0] = rest
-                else:
-                    self._parts.pop(0)
-            else:
-                chunk = part.read(want if want >= 0 else -1)
-                if not chunk or want < 0:
-                    self._parts.pop(0)
-            out += chunk
-        return bytes(out)
-
-    def close(self) -> None:
-        """Close the file."""
-        self._file.close()
+def upload_form(file: FileToUpload) -> tuple[FormPart, ...]:
+    """Make the form of an upload: its one part, ``file``."""
+    return (FormFile("file", file),)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ pytest plugin, loaded by the top-level conftest.
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 import re
 from importlib import resources
@@ -161,6 +163,82 @@ class Api:
         response = self.submit(**fields)
         assert response.status_code == 202, response.text
         return response.json()["jobId"]
+
+
+# --- LoRAs ---------------------------------------------------------------------------------------------
+
+PERSON = {"name": "Ada Lovelace", "gender": "female", "ethnicity": "british"}
+# What a LoRA training costs (the spec: 2 credits up front).
+LORA_COST = 2
+
+
+@functools.cache
+def training_image(index: int, fmt: str = "PNG") -> bytes:
+    """A real, small image, different for each index (PNG, JPEG or WEBP)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (index * 8 % 256, 90, 200)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def training_images(count: int = 15, fmt: str = "PNG") -> list[tuple[str, bytes]]:
+    """``count`` real images as (file name, bytes)."""
+    extension = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}[fmt]
+    return [(f"face-{index}.{extension}", training_image(index, fmt)) for index in range(count)]
+
+
+def post_lora(
+    api: Api,
+    images: list[tuple[str, bytes]] | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    **fields: str,
+) -> requests.Response:
+    """POST /v2/loras as multipart: ``images`` (15 PNGs by default) and text fields (a person's)."""
+    parts = [
+        ("images", (name, data, "application/octet-stream")) for name, data in (images or training_images())
+    ]
+    return requests.post(
+        f"{api.url}/v2/loras",
+        data=fields or PERSON,
+        files=parts,
+        headers=api.headers(headers),
+        timeout=60,
+    )
+
+
+def lora(api: Api, lora_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    response = api.get(f"/v2/loras/{lora_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def new_lora(api: Api, images: list[tuple[str, bytes]] | None = None, **fields: str) -> str:
+    """Create a LoRA (as :func:`post_lora` does) and return its id, failing unless answered 202."""
+    response = post_lora(api, images, **fields)
+    assert response.status_code == 202, response.text
+    return response.json()["id"]
+
+
+def ready_lora_id(api: Api, **fields: str) -> str:
+    """Train a LoRA to READY (moving the emulator's clock) and return its id."""
+    lora_id = new_lora(api, **fields)
+    config = api.server.config
+    for _ in range(20):
+        api.server.advance_clock(config.job_duration * config.lora_duration_factor)
+        if lora(api, lora_id)["status"] == "READY":
+            return lora_id
+    raise AssertionError(f"LoRA {lora_id} never became READY")
+
+
+def with_ready_lora(api: Api, body: dict[str, Any]) -> dict[str, Any]:
+    """Return the body with a READY LoRA of the team in place of any ``loraId`` it names (same case)."""
+    for block in body.values():
+        if isinstance(block, dict) and "loraId" in block:
+            lora_id = ready_lora_id(api)
+            block["loraId"] = lora_id.upper() if block["loraId"].isupper() else lora_id
+    return body
 
 
 @pytest.fixture

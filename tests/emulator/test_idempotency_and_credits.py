@@ -100,6 +100,10 @@ def test_reset_forgets_jobs_counters_keys_and_restores_the_balance(api, server):
         "dropped_connections": 0,
         "credits_charged": 0,
         "credits_balance": 1000,
+        "loras_created": 0,
+        "loras_training": 0,
+        "loras_by_status": {},
+        "lora_cap_refusals": 0,
     }
     assert api.get(f"/v2/jobs/{job_id}").status_code == 404
     assert api.new_job(idempotency_key="k") != job_id
@@ -120,15 +124,16 @@ def test_a_per_output_model_is_charged_per_image_asked_for(api, server):
 
 
 def test_every_model_is_charged_its_listed_price(api, server):
-    from tests.emulator.conftest import MODEL_IDS
+    from tests.emulator.conftest import LORA_COST, MODEL_IDS, ready_lora_id
 
-    charged = 0
+    lora_id = ready_lora_id(api)  # flux-lora takes a READY LoRA of the team; its training costs too
+    charged = LORA_COST
     for entry in api.get("/v2/models?modality=image").json()["models"]:
         if entry["id"] not in MODEL_IDS:
             continue  # another endpoint's model: see test_job_endpoints
         body = {"prompt": "koi", "model": entry["id"]}
         if entry["id"] == "flux-lora":
-            body["fluxLoraParams"] = {"loraId": "3f0c2a5e-8d1b-4c7e-9a6f-2b4d6e8f0a1c"}
+            body["fluxLoraParams"] = {"loraId": lora_id}
         if entry["id"] == "ideogram-character":
             body["ideogramParams"] = {"character_reference_image": "https://example.org/face.png"}
         assert api.job(api.new_job(body=body))["creditCost"] == entry["costMin"], entry

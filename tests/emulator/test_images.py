@@ -8,7 +8,7 @@ import pytest
 import requests
 from PIL import Image, features
 
-from tests.emulator.conftest import COUNT_PARAMS, MODEL_IDS, VALID_UUID, block_of, full_body
+from tests.emulator.conftest import COUNT_PARAMS, MODEL_IDS, VALID_UUID, block_of, full_body, with_ready_lora
 
 WEBP = features.check("webp")
 
@@ -71,8 +71,8 @@ def test_image_urls_follow_the_host_the_client_used(api, clock):
 def finished_job(api, clock, model: str, params: dict | None = None) -> dict:
     body = {"prompt": "koi in a pond", "model": model}
     if params is not None:
-        body[block_of(model)["key"]] = params
-    job_id = api.new_job(body=body)
+        body[block_of(model)["key"]] = dict(params)
+    job_id = api.new_job(body=with_ready_lora(api, body))
     clock.now += 10
     job = api.job(job_id)
     assert job["status"] == "COMPLETED"
@@ -172,7 +172,7 @@ def test_a_count_parameter_sets_how_many_images_a_job_returns(api, clock, model,
 
 @pytest.mark.parametrize("model_id", MODEL_IDS)
 def test_every_model_delivers_real_images_for_a_body_using_every_key(api, clock, model_id):
-    body = full_body(model_id)
+    body = with_ready_lora(api, full_body(model_id))
     job_id = api.new_job(body=body)
     clock.now += 10
     job = api.job(job_id)

@@ -15,6 +15,7 @@ from tests.emulator.conftest import (
     block_of,
     full_body,
     minimal_body,
+    with_ready_lora,
 )
 
 BASE = {"prompt": "koi in a pond", "model": "imagen-4"}
@@ -127,7 +128,7 @@ def test_the_catalogue_has_every_model_of_the_spec():
 
 @pytest.mark.parametrize("model_id", MODEL_IDS)
 def test_every_model_accepts_its_block_with_the_required_keys(api, model_id):
-    body = minimal_body(model_id)
+    body = with_ready_lora(api, minimal_body(model_id))  # flux-lora takes a READY LoRA of the team
     response = api.submit(body)
     assert response.status_code == 202, response.text
     job = api.job(response.json()["jobId"])
@@ -136,7 +137,7 @@ def test_every_model_accepts_its_block_with_the_required_keys(api, model_id):
 
 @pytest.mark.parametrize("model_id", MODEL_IDS)
 def test_every_model_accepts_a_value_for_every_key_of_its_block(api, model_id):
-    response = api.submit(full_body(model_id))
+    response = api.submit(with_ready_lora(api, full_body(model_id)))
     assert response.status_code == 202, response.text
 
 
@@ -298,7 +299,8 @@ def test_each_kind_of_invalid_value_gets_zods_message_at_its_path(api, model_id,
     ],
 )
 def test_values_on_the_limits_are_accepted(api, model_id, params):
-    response = api.submit({"prompt": "koi", "model": model_id, block_of(model_id)["key"]: params})
+    body = with_ready_lora(api, {"prompt": "koi", "model": model_id, block_of(model_id)["key"]: dict(params)})
+    response = api.submit(body)
     assert response.status_code == 202, response.text
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 import urllib.request
@@ -91,19 +90,50 @@ def test_a_45_mb_video_is_streamed_without_being_held_in_memory(apiframe_conn, t
 
 
 def test_the_multipart_body_holds_the_file_between_its_boundaries(tmp_path):
-    from airflow_provider_apiframe.wire.uploads import MultipartBody
+    from airflow_provider_apiframe.wire.multipart import MultipartBody
+    from airflow_provider_apiframe.wire.uploads import upload_form
 
     file, data = picture(tmp_path)
-    body = MultipartBody(file.to_upload())
-    try:
-        chunks = []
-        while chunk := body.read(7):
-            chunks.append(chunk)
-        whole = b"".join(chunks)
-    finally:
-        body.close()
+    body = MultipartBody(upload_form(file.to_upload()))
+    whole = read_in_small_pieces(body)
     assert len(whole) == len(body) and whole.count(data) == 1
     assert whole.startswith(f"--{body.boundary}\r\n".encode())
     assert whole.endswith(f"\r\n--{body.boundary}--\r\n".encode())
     assert b'name="file"' in whole and b"Content-Type: image/png" in whole
-    assert io.BytesIO(whole).read().index(data) == whole.index(b"\r\n\r\n") + 4
+    assert whole.index(data) == whole.index(b"\r\n\r\n") + 4
+
+
+def read_in_small_pieces(body):
+    chunks = []
+    try:
+        while chunk := body.read(7):
+            chunks.append(chunk)
+    finally:
+        body.close()
+    return b"".join(chunks)
+
+
+def test_a_form_of_fields_and_many_files_is_what_a_multipart_parser_reads(tmp_path):
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    from airflow_provider_apiframe.wire.multipart import FormField, FormFile, MultipartBody
+
+    files = []
+    for colour in ("red", "green", "blue"):
+        path = tmp_path / f"{colour}.png"
+        Image.new("RGB", (8, 8), colour).save(path, "PNG")
+        files.append((read_input(str(path), "image", None), path.read_bytes()))
+    form = [FormField("name", "Koi élan"), *(FormFile("images", f.to_upload()) for f, _ in files)]
+    body = MultipartBody(form)
+    whole = read_in_small_pieces(body)
+    assert len(whole) == len(body)
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {body.content_type}\r\n\r\n".encode() + whole
+    )
+    parts = list(message.iter_parts())
+    assert [part.get_param("name", header="content-disposition") for part in parts] == ["name"] + [
+        "images"
+    ] * 3
+    assert parts[0].get_payload(decode=True).decode() == "Koi élan"
+    assert [part.get_payload(decode=True) for part in parts[1:]] == [data for _, data in files]
