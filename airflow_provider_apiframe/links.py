@@ -7,12 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperatorLink
 
-from airflow_provider_apiframe.utils.logs import Log
-from airflow_provider_apiframe.waiting.events import JobEvent, JobSucceeded
-from airflow_provider_apiframe.waiting.watch import succeeded
-
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_apiframe.utils.logs import Log
+    from airflow_provider_apiframe.waiting.events import JobEvent, JobSucceeded
 
 # The XCom a task pushes for its link: a URL, not the whole result (a batch's rows can be megabytes).
 IMAGE_URL_XCOM = "image_url"
@@ -56,6 +55,9 @@ def remember_image(context: Context, images: Sequence[str]) -> None:
 
 def finished(context: Context, event: JobEvent | None, log: Log) -> JobSucceeded:
     """Turn a wait's end into the success event (its first image kept for the link), or raise its error."""
+    # Imported here: a DAG file that imports an operator needs the link's class, not the waiting machinery.
+    from airflow_provider_apiframe.waiting.watch import succeeded
+
     done = succeeded(event)
     log.info("apiframe job %s completed with %d image(s)", done["job_id"], len(done["images"]))
     remember_image(context, done["images"])

@@ -26,6 +26,8 @@ CANDIDATES = {
     "ImagenBatchGenerateOperator": "airflow_provider_apiframe.operators.batch",
     "ApiframeImageUpscaleOperator": "airflow_provider_apiframe.operators.image_edits",
     "ApiframeMidjourneyActionOperator": "airflow_provider_apiframe.operators.actions",
+    "ApiframeVideoGenerateOperator": "airflow_provider_apiframe.operators.media",
+    "ApiframeLoraTrainOperator": "airflow_provider_apiframe.operators.lora",
     "ApiframeJobSensor": "airflow_provider_apiframe.sensors.apiframe",
     "@task.apiframe_image": "airflow_provider_apiframe.decorators.apiframe_image",
     "HttpOperator (stock)": "airflow.providers.http.operators.http",
@@ -86,7 +88,7 @@ def main() -> None:
     for name, samples in times.items():
         median = statistics.median(samples)
         print(
-            f"  {name:30s} {median * 1000:7.1f} ms  {median / stock:5.2f}x"
+            f"  {name:34s} {median * 1000:7.1f} ms  {median / stock:5.2f}x"
             f"   heavy modules it loads: {heavy[name] or 'none'}"
         )
 

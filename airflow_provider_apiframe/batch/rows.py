@@ -12,10 +12,12 @@ import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_apiframe.catalogue.model_specs import ModelSpec
 from airflow_provider_apiframe.exceptions import ApiframeValidationError, shown
+
+if TYPE_CHECKING:
+    from airflow_provider_apiframe.catalogue.model_specs import ModelSpec
 
 MAX_ROWS = 10_000
 # A bad batch names this many bad rows, then how many more there are: enough to fix, not a wall of text.

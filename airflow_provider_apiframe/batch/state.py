@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_apiframe.batch.rows import Row
 from airflow_provider_apiframe.waiting.events import JobEvent, JobFailed
-from airflow_provider_apiframe.waiting.watch import error_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -45,6 +44,8 @@ def result_row(row: Row, outcome: JobEvent | None, outputs: str = "images") -> d
 
     The outputs are under ``outputs``: the operation's result kind (``images``, ``videos``, ``audio``).
     """
+    from airflow_provider_apiframe.waiting.watch import error_event
+
     outcome = outcome or error_event("", "error", "No outcome")
     if outcome["status"] == "success":
         status, images, error, cost = "COMPLETED", list(outcome["images"]), None, outcome["credit_cost"]

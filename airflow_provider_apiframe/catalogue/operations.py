@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_provider_apiframe.catalogue.model_specs import ModelSpec, get_model, model_ids
 from airflow_provider_apiframe.exceptions import ApiframeValidationError, shown
+
+if TYPE_CHECKING:
+    from airflow_provider_apiframe.catalogue.model_specs import ModelSpec
 
 # What a job's result holds, and so what a task returns and stores.
 ResultKind = Literal["images", "videos", "audio", "lora"]
@@ -55,10 +57,15 @@ class Operation:
 
     def model(self, model_id: Any) -> ModelSpec:
         """Look up a model (or action) of this operation; an unknown one is a validation error naming it."""
+        # Imported here, like the catalogue it reads: a DAG file's import pays for neither.
+        from airflow_provider_apiframe.catalogue.model_specs import get_model
+
         return get_model(model_id, self.path)
 
     def model_ids(self) -> tuple[str, ...]:
         """Every model (or action) of this operation."""
+        from airflow_provider_apiframe.catalogue.model_specs import model_ids
+
         return model_ids(self.path)
 
     def request_body(self, request: JobRequest) -> dict[str, Any]:

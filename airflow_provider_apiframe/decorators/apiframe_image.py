@@ -26,7 +26,6 @@ from airflow.providers.common.compat.sdk import (
     task_decorator_factory,
 )
 
-from airflow_provider_apiframe.catalogue.model_specs import get_model
 from airflow_provider_apiframe.exceptions import ApiframeValidationError
 from airflow_provider_apiframe.operators.arguments import is_literal
 from airflow_provider_apiframe.operators.generate import ApiframeImageGenerateOperator
@@ -101,6 +100,8 @@ def _split_options(model: Any, kwargs: dict[str, Any]) -> tuple[dict[str, Any], 
     options = dict(kwargs.pop("image_options", None) or {})
     if not is_literal(model):
         return options, kwargs  # a templated model names its options only in image_options
+    from airflow_provider_apiframe.catalogue.model_specs import get_model
+
     block = {spec.name for spec in get_model(model).params}
     for name in [name for name in kwargs if name in block]:
         options[name] = kwargs.pop(name)

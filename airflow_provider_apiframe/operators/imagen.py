@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_provider_apiframe.catalogue.model_specs import get_model, model_ids
 from airflow_provider_apiframe.exceptions import ApiframeValidationError
 from airflow_provider_apiframe.operators.arguments import is_literal
 from airflow_provider_apiframe.operators.generate import ApiframeImageGenerateOperator
@@ -29,6 +28,8 @@ def check_imagen_model(model: Any) -> None:
 
     An unknown model is left to the catalogue's check, which lists every model.
     """
+    from airflow_provider_apiframe.catalogue.model_specs import get_model, model_ids
+
     imagen = [known for known in model_ids() if get_model(known).params_key == IMAGEN_BLOCK]
     if model in model_ids() and model not in imagen:
         raise ApiframeValidationError(

@@ -31,9 +31,7 @@ from airflow_provider_apiframe.operators.arguments import (
     is_literal,
     positive_seconds,
 )
-from airflow_provider_apiframe.storage.inputs import ResolvedInputs, is_file, resolve_inputs, unwrap_outputs
 from airflow_provider_apiframe.waiting.events import JobEvent
-from airflow_provider_apiframe.waiting.watch import terminal_event
 from airflow_provider_apiframe.wire.idempotency import task_instance_key
 from airflow_provider_apiframe.wire.jobs import JobStatus
 
@@ -43,6 +41,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
     from airflow_provider_apiframe.storage.image_store import ImageToStore
+    from airflow_provider_apiframe.storage.inputs import ResolvedInputs
     from airflow_provider_apiframe.utils.logs import Log
 
 CREDIT_COST_XCOM = "credit_cost"
@@ -179,6 +178,8 @@ class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator)
             model.check_prompt(request.prompt)
         options = request.options
         if isinstance(options, Mapping) and model.inputs:
+            from airflow_provider_apiframe.storage.inputs import resolve_inputs, unwrap_outputs
+
             if only_literals:
                 # A file is read when the task runs, on the worker, not where the DAG is parsed.
                 options = {
@@ -271,6 +272,8 @@ class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator)
         """Return the outputs of a job an earlier try left finished."""
         job_id = str(external_id)
         if job_id not in self._finished:
+            from airflow_provider_apiframe.waiting.watch import terminal_event
+
             self._finished[job_id] = self._result(context, terminal_event(self.hook.get_job(job_id)))
         return self._finished[job_id]
 
@@ -380,6 +383,8 @@ class ApiframeActionOperator(ApiframeJobOperator):
 
 def _names_file(value: Any) -> bool:
     """Whether an input value is, or lists, a file to upload."""
+    from airflow_provider_apiframe.storage.inputs import is_file
+
     if isinstance(value, list | tuple):
         return any(is_file(item) for item in value)
     return is_file(value)

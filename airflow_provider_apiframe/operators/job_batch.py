@@ -31,11 +31,12 @@ from airflow_provider_apiframe.operators.arguments import (
     positive_seconds,
 )
 from airflow_provider_apiframe.operators.job import ApiframeJobTaskMixin
-from airflow_provider_apiframe.storage.inputs import InputReader, unread_stand_ins, with_urls
 from airflow_provider_apiframe.waiting.events import BatchSubmitted, BatchWaited, JobEvent, JobFailed
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_apiframe.storage.inputs import InputReader
 
 FAILED_ROWS_NAMED = 10
 # What a row without outputs lacks, in the batch's error.
@@ -111,6 +112,8 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
             model = self.operation.model(self.model)
             resolve: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
             if model.inputs:
+                from airflow_provider_apiframe.storage.inputs import InputReader, unread_stand_ins
+
                 # Files are read where the task runs, each once however many rows name it.
                 if read_files and self._reader is None:
                     self._reader = InputReader(model)
@@ -166,6 +169,8 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
         from airflow_provider_apiframe.triggers.batch import ApiframeBatchSubmitTrigger, RowSubmit
 
         keys = self._keys(context, rows)
+        from airflow_provider_apiframe.storage.inputs import with_urls
+
         urls = self._input_urls(to_submit)
         limit = self.hook.settings.rate_limit_per_minute or 6000
         self.defer(

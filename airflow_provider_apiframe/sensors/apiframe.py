@@ -20,7 +20,6 @@ from airflow_provider_apiframe.operators.arguments import DEFER_TIMEOUT_GRACE, p
 from airflow_provider_apiframe.operators.job import ApiframeHookMixin
 from airflow_provider_apiframe.utils.ids import is_uuid
 from airflow_provider_apiframe.waiting.events import JobEvent
-from airflow_provider_apiframe.waiting.watch import terminal_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -87,7 +86,7 @@ class ApiframeJobSensor(ApiframeHookMixin, BaseSensorOperator):
             return super().execute(context)
         job = self.hook.get_job(job_id)
         if job.status.is_terminal:
-            return finished(context, terminal_event(job), self.log)["images"]
+            return finished(context, _terminal_event(job), self.log)["images"]
         self._defer(job)
         return None  # not reached: defer() raises
 
@@ -116,9 +115,16 @@ class ApiframeJobSensor(ApiframeHookMixin, BaseSensorOperator):
             self.log.info("Job %s is %s (progress %s)", job.id, job.status.value, job.progress)
             return False
         return PokeReturnValue(
-            is_done=True, xcom_value=finished(context, terminal_event(job), self.log)["images"]
+            is_done=True, xcom_value=finished(context, _terminal_event(job), self.log)["images"]
         )
 
     def execute_complete(self, context: Context, event: JobEvent | None = None) -> list[str]:
         """Turn the trigger's end event into the job's images, or its typed error."""
         return finished(context, event, self.log)["images"]
+
+
+def _terminal_event(job: Job) -> JobEvent:
+    """Return the end event of a job that has ended, as the trigger would send it."""
+    from airflow_provider_apiframe.waiting.watch import terminal_event
+
+    return terminal_event(job)

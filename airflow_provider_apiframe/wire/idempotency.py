@@ -14,9 +14,10 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_apiframe.wire.jobs import SubmittedJob
+if TYPE_CHECKING:
+    from airflow_provider_apiframe.wire.jobs import SubmittedJob
 
 PREFIX = "airflow-apiframe-"
 
