@@ -107,6 +107,16 @@ class ApiframeInsufficientCreditsError(ApiframePermanentError):
         )
 
 
+class ApiframeSpendLimitError(ApiframePermanentError):
+    """What a task would spend passes its ``max_credits``: refused before anything is sent."""
+
+    def __init__(self, message: str, *, limit: int, credits_required: int | None, jobs: int = 1) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.credits_required = credits_required
+        self.jobs = jobs
+
+
 class ApiframeNotFoundError(ApiframePermanentError):
     """The job does not exist, or belongs to another team (404)."""
 

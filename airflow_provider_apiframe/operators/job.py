@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin
 
 from airflow_provider_apiframe.catalogue.operations import JobRequest, Operation, options_of
+from airflow_provider_apiframe.exceptions import ApiframeError, ApiframeSpendLimitError
 from airflow_provider_apiframe.lineage import generation_lineage
 from airflow_provider_apiframe.links import finished, link_pending
 from airflow_provider_apiframe.operators.arguments import (
@@ -73,9 +74,14 @@ class ApiframeJobTaskMixin(ApiframeHookMixin):
     store_to: str | None
     store_conn_id: str | None
 
-    def _outputs_init(self, store_to: str | None, store_conn_id: str | None) -> None:
+    def _outputs_init(self, store_to: str | None, store_conn_id: str | None, max_credits: int | None) -> None:
         self.store_to = store_to
         self.store_conn_id = store_conn_id
+        if max_credits is not None and (
+            isinstance(max_credits, bool) or not isinstance(max_credits, int) or max_credits < 0
+        ):
+            raise ValueError(f"max_credits must be an integer >= 0 or None, got {max_credits!r}")
+        self.max_credits = max_credits
         # What the task produced and stored, for lineage; the try that ends the task fills them.
         self._images: list[str] = []
         self._stored: list[str] = []
@@ -93,6 +99,34 @@ class ApiframeJobTaskMixin(ApiframeHookMixin):
             params=options_of(request),
             row=row,
         )
+
+    def check_spend(self, model: str, jobs: int = 1) -> None:
+        """
+        Refuse, before anything is sent, ``jobs`` jobs of ``model`` that could cost more than ``max_credits``.
+
+        Each job is priced at its model's highest price (the catalogue's, else ``GET /v2/models``'s); a
+        model whose price is not published cannot be held to a limit, so it is refused too.
+        """
+        if self.max_credits is None:
+            return
+        try:
+            price = self.hook.credit_price(model, self.operation)
+        except ApiframeError as error:
+            raise ApiframeSpendLimitError(
+                f"max_credits={self.max_credits} cannot be checked: the price of {model} is not known "
+                f"({error})",
+                limit=self.max_credits,
+                credits_required=None,
+                jobs=jobs,
+            ) from None
+        if price * jobs > self.max_credits:
+            what = f"{jobs} jobs of {model} at up to {price} credits" if jobs > 1 else f"a {model} job"
+            raise ApiframeSpendLimitError(
+                f"{what} could cost {price * jobs} credits, more than max_credits={self.max_credits}",
+                limit=self.max_credits,
+                credits_required=price * jobs,
+                jobs=jobs,
+            )
 
     def keep(self, log: Log, images: Sequence[ImageToStore], destination: str) -> dict[str, str]:
         """Copy the task's outputs into the data set at ``destination``; return each URL's stored path."""
@@ -128,6 +162,8 @@ class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator)
     :param store_to: A data set folder on any object storage to copy the outputs to; the task then
         returns the stored paths.
     :param store_conn_id: The Airflow connection with the storage's credentials, if it needs one.
+    :param max_credits: The most the task may spend: a job whose model's price passes it is refused
+        before anything is sent (``ApiframeSpendLimitError``). None (default): no limit.
     """
 
     # Renaming this breaks the reconnection of tries already under way: their id is stored under it.
@@ -143,10 +179,11 @@ class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator)
         timeout: float | timedelta = 600.0,
         store_to: str | None = None,
         store_conn_id: str | None = None,
+        max_credits: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._outputs_init(store_to, store_conn_id)
+        self._outputs_init(store_to, store_conn_id, max_credits)
         self.model = model
         self.apiframe_conn_id = apiframe_conn_id
         self.deferrable = deferrable
@@ -214,6 +251,7 @@ class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator)
             # Keyed by the files' digests, not their upload URLs: every try gets the same key.
             request = JobRequest(request.model, inputs.options, request.prompt)
         key = self.task_key(context, request)
+        self.check_spend(request.model)
         if inputs is not None and inputs.files:
             urls = {
                 stand_in: self.hook.upload(file.to_upload(), file.sha256).url

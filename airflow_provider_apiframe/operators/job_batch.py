@@ -60,6 +60,8 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
     :param accept_partial: Succeed with the rows that have outputs even if others have none.
     :param store_to: A data set folder on any object storage to copy every row's outputs to.
     :param store_conn_id: The Airflow connection with the storage's credentials, if it needs one.
+    :param max_credits: The most the batch may spend: rows whose jobs could cost more are refused whole,
+        before anything is sent (``ApiframeSpendLimitError``). None (default): no limit.
     """
 
     def __init__(
@@ -73,10 +75,11 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
         accept_partial: bool = False,
         store_to: str | None = None,
         store_conn_id: str | None = None,
+        max_credits: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._outputs_init(store_to, store_conn_id)
+        self._outputs_init(store_to, store_conn_id, max_credits)
         self.model = model
         self.apiframe_conn_id = apiframe_conn_id
         self.poll_interval = positive_seconds(self.task_id, "poll_interval", poll_interval)
@@ -155,6 +158,7 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
         if jobs:
             self.log.info("%d of %d rows already have a job from an earlier try", len(jobs), len(rows))
         if to_submit:
+            self.check_spend(self.model, len(to_submit))
             balance = self.hook.ensure_credits(self.model, len(to_submit), self.operation)
             self.log.info(
                 "Submitting %d rows of %s; the team has %d credits", len(to_submit), self.model, balance
