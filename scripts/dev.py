@@ -131,7 +131,8 @@ def main() -> None:
     test_cmd = commands.add_parser("test", help="lint, then the suite on every supported Airflow")
     test_cmd.add_argument("--airflow", action="append", choices=list(AIRFLOW_VERSIONS))
     test_cmd.add_argument("--skip-lint", action="store_true")
-    test_cmd.add_argument("pytest_args", nargs="*", default=["-q"])
+    # The slowest tests are listed after each run: where CI's minutes go.
+    test_cmd.add_argument("pytest_args", nargs="*", default=["-q", "--durations=15"])
     test_cmd.set_defaults(func=test)
     demo_cmd = commands.add_parser("demo", help="run the example DAG against the bundled emulator")
     demo_cmd.add_argument("--output", default=str(ROOT / "output"))
