@@ -31,7 +31,7 @@ from aiohttp import BodyPartReader, MultipartReader, web
 
 from . import zod
 from .uploads import JPEG, MEGABYTE, PNG, WEBP, sniff
-from .validation import WEBHOOK_EVENTS
+from .validation import WEBHOOK_EVENTS, InvalidSubmission
 
 IMAGES_FIELD = "images"
 IMAGE_CAP = 10 * MEGABYTE
@@ -85,24 +85,6 @@ class LoraForm:
     image_bytes: int
     webhook_url: str | None = None
     webhook_events: tuple[str, ...] = ()
-
-
-class InvalidLoraForm(Exception):
-    """The 400 answer to a training request: every problem by field, or one message for an unreadable body."""
-
-    def __init__(
-        self, details: dict[str, list[str]] | None = None, message: str = "Validation failed"
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
-
-    def body(self) -> dict[str, Any]:
-        """Return the JSON body of the 400 answer (the spec's ``ValidationError``)."""
-        answer: dict[str, Any] = {"error": self.message}
-        if self.details is not None:
-            answer["details"] = self.details
-        return answer
 
 
 def _js_number(text: str) -> float | None:
@@ -227,7 +209,7 @@ class _FormReader:
         return events
 
     def checked(self) -> LoraForm:
-        """Return the valid form; :class:`InvalidLoraForm` with every problem found."""
+        """Return the valid form; :class:`InvalidSubmission` with every problem found."""
         self._check_images()
         texts = self.texts
         for field, value in texts.items():
@@ -247,7 +229,7 @@ class _FormReader:
         lora_rank = self._integer("loraRank", DEFAULT_LORA_RANK)
         events = self._webhook_events()
         if self.errors:
-            raise InvalidLoraForm(dict(self.errors))
+            raise InvalidSubmission("Validation failed", dict(self.errors))
         return LoraForm(
             name=texts["name"],
             subject_kind=subject_kind,
@@ -264,18 +246,19 @@ class _FormReader:
 
 
 async def read_lora_form(request: web.Request) -> LoraForm:
-    """Read and check the form of a ``POST /v2/loras``; :class:`InvalidLoraForm` if it is refused."""
+    """Read and check the form of a ``POST /v2/loras``; :class:`InvalidSubmission` if it is refused."""
     if request.content_type != "multipart/form-data":
-        raise InvalidLoraForm(
-            {IMAGES_FIELD: ["Required: send the images and fields as a multipart/form-data body"]}
+        raise InvalidSubmission(
+            "Validation failed",
+            {IMAGES_FIELD: ["Required: send the images and fields as a multipart/form-data body"]},
         )
     declared = request.content_length
     if declared is not None and declared > TOTAL_CAP + FORM_OVERHEAD:
-        raise InvalidLoraForm({IMAGES_FIELD: [_TOTAL_TEXT]})  # refused unread
+        raise InvalidSubmission("Validation failed", {IMAGES_FIELD: [_TOTAL_TEXT]})  # refused unread
     form = _FormReader()
     try:
         reader = await request.multipart()
         await form.read(reader)
     except (ValueError, AssertionError) as exc:
-        raise InvalidLoraForm(message=f"Unreadable multipart body: {exc}") from None
+        raise InvalidSubmission(f"Unreadable multipart body: {exc}") from None
     return form.checked()

@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from .listing import UUID_PATTERN, InvalidQuery, enum_message, parse_limit
-from .lora_form import InvalidLoraForm, read_lora_form
+from .lora_form import read_lora_form
 from .loras import Lora
 from .responses import error_response, retry_after_value
 from .state import EmulatorState, InsufficientCredits, TrainingCapReached
 from .teams import Team, team_of
+from .validation import InvalidSubmission
 
 LORAS_PATH = "/v2/loras"
 LIST_LIMIT_DEFAULT = 24
@@ -86,7 +87,7 @@ class LoraRoutes:
         try:
             form = await read_lora_form(request)
             lora = self.state.create_lora(form, self._team(request))
-        except InvalidLoraForm as invalid:
+        except InvalidSubmission as invalid:
             return web.json_response(invalid.body(), status=400)
         except TrainingCapReached as full:
             clock = self.state.clock
