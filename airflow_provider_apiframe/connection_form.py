@@ -52,12 +52,23 @@ _SETTINGS: dict[str, tuple[str, str, str]] = {
     "rate_limit_redis_conn_id": (
         "Rate limit Redis connection",
         "string",
-        "The id of a Redis connection that shares the key's pace among all workers and triggerers "
-        "(needs the provider's redis extra). Empty: each process paces itself.",
+        "The id of a Redis connection that shares the key's pace and its credit limit among all "
+        "workers and triggerers (needs the provider's redis extra). Empty: each process paces itself.",
+    ),
+    "credit_limit": (
+        "Credit limit",
+        "integer",
+        "The most this key may spend per day (UTC) or per DAG run; a submit past it fails naming the "
+        "limit and who spent it. Kept in the Redis above, else per process. Empty: no limit.",
+    ),
+    "credit_limit_per": (
+        "Credit limit per",
+        "string",
+        "What the credit limit counts: day or dag_run. Empty: day.",
     ),
 }
 
-_MINIMUM = {"retry_timeout": 0, "max_retries": 0, "rate_limit_per_minute": 0}
+_MINIMUM = {"retry_timeout": 0, "max_retries": 0, "rate_limit_per_minute": 0, "credit_limit": 0}
 
 CONN_FIELDS: dict[str, dict[str, Any]] = {
     name: {

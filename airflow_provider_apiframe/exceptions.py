@@ -108,13 +108,29 @@ class ApiframeInsufficientCreditsError(ApiframePermanentError):
 
 
 class ApiframeSpendLimitError(ApiframePermanentError):
-    """What a task would spend passes its ``max_credits``: refused before anything is sent."""
+    """
+    What a task would spend passes its ``max_credits`` or the connection's ``credit_limit``: nothing is sent.
 
-    def __init__(self, message: str, *, limit: int, credits_required: int | None, jobs: int = 1) -> None:
+    ``spent`` is what the limit's period has spent (or holds for running jobs) already, ``spent_by`` the
+    same by ``dag.task``; both None for ``max_credits``, which counts one task alone.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: int,
+        credits_required: int | None,
+        jobs: int = 1,
+        spent: int | None = None,
+        spent_by: Mapping[str, int] | None = None,
+    ) -> None:
         super().__init__(message)
         self.limit = limit
         self.credits_required = credits_required
         self.jobs = jobs
+        self.spent = spent
+        self.spent_by = dict(spent_by or {})
 
 
 class ApiframeNotFoundError(ApiframePermanentError):
@@ -127,6 +143,10 @@ class ApiframeConflictError(ApiframePermanentError):
 
 class ApiframeTransientError(ApiframeError):
     """A failure that may pass: 5xx, a dropped connection, a timeout, a garbled answer."""
+
+
+class ApiframeLedgerUnavailableError(ApiframeTransientError):
+    """The credit limit's shared ledger (Redis) cannot be reached: nothing is submitted until it can."""
 
 
 class ApiframeRateLimitError(ApiframeTransientError):

@@ -30,9 +30,20 @@ def _folders(urls: Iterable[str]) -> Counter[tuple[str, str]]:
     return found
 
 
-def generation_lineage(api_url: str, model: str, images: Sequence[str]) -> OperatorLineage | None:
-    """Describe a generate or batch task's lineage: the model in, the images' CDN folders out."""
-    return _lineage([(api_url.rstrip("/"), f"models/{model}")], _folders(images))
+def generation_lineage(
+    api_url: str, model: str, images: Sequence[str], credits: int | None = None
+) -> OperatorLineage | None:
+    """
+    Describe a generate or batch task's lineage: the model in, the images' CDN folders out.
+
+    What the task spent, when it is known, is the run facet ``apiframe_spend``.
+    """
+    lineage = _lineage([(api_url.rstrip("/"), f"models/{model}")], _folders(images))
+    if lineage is not None and credits is not None:
+        from airflow_provider_apiframe.lineage_facets import ApiframeSpendRunFacet
+
+        lineage.run_facets["apiframe_spend"] = ApiframeSpendRunFacet(credits=credits, model=model)
+    return lineage
 
 
 def store_lineage(sources: Sequence[str], stored: Sequence[str]) -> OperatorLineage | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
+from typing import Any
 
 from airflow.providers.common.compat.sdk import DAG, task
 
@@ -74,7 +75,7 @@ with DAG(
         poll_interval=2.0,
         timeout=1800,
     )
-    ApiframeVideoUpscaleOperator(
+    upscaled = ApiframeVideoUpscaleOperator(
         task_id="upscale_clip",
         model="topaz-video-upscale",
         options={"video": clip.output, "target_resolution": "1080p", "target_fps": 30},
@@ -104,3 +105,12 @@ with DAG(
         poll_interval=2.0,
     )
     song >> extended
+
+    @task(trigger_rule="all_done")
+    def spend(ti: Any = None) -> dict[str, int]:
+        """What the run spent, task by task and in all: each apiframe task's ``credit_cost`` XCom."""
+        from airflow_provider_apiframe.spending.report import run_credits
+
+        return run_credits(ti, ["shot", "paint_hat", "clip", "upscale_clip", "song", "extend_song"])
+
+    [upscaled, extended] >> spend()

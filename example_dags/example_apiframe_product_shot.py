@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
+from typing import Any
 
-from airflow.providers.common.compat.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG, task
 
 from airflow_provider_apiframe.operators.generate import ApiframeImageGenerateOperator
 from airflow_provider_apiframe.operators.image_edits import (
@@ -40,10 +41,19 @@ with DAG(
         options={"image": shot.output, "upscale_factor": 2, "output_format": "png"},
         poll_interval=2.0,
     )
-    ApiframeBackgroundRemoveOperator(
+    cut_out = ApiframeBackgroundRemoveOperator(
         task_id="remove_background",
         model="bria-bg-remove",
         options={"image": larger.output},
         store_to="{{ params.output_dir }}/product_shots",
         poll_interval=2.0,
     )
+
+    @task(trigger_rule="all_done")
+    def spend(ti: Any = None) -> dict[str, int]:
+        """What the run spent, task by task and in all: each apiframe task's ``credit_cost`` XCom."""
+        from airflow_provider_apiframe.spending.report import run_credits
+
+        return run_credits(ti, ["shot", "upscale", "remove_background"])
+
+    cut_out >> spend()

@@ -65,6 +65,16 @@ def fresh_uploads():
     UPLOADS.clear()
 
 
+@pytest.fixture(autouse=True)
+def fresh_credit_ledgers():
+    """Each test's credit limits start empty: this process's ledgers hold no other test's jobs."""
+    from airflow_provider_apiframe.spending import ledger
+
+    ledger._local_ledgers.clear()
+    yield
+    ledger._local_ledgers.clear()
+
+
 @pytest.fixture
 def emulator(apiframe_emulator_factory):
     """A running emulator that knows TEST_KEY and finishes jobs in 0.3 s."""

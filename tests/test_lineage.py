@@ -56,3 +56,29 @@ def test_the_operator_reports_what_its_job_produced(apiframe_conn):
     lineage = op.get_openlineage_facets_on_complete(None)
     assert names(lineage.inputs) == [(apiframe_conn.url, "models/imagen-4")]
     assert names(lineage.outputs) == [(apiframe_conn.url, "/cdn/images")] and len(urls) == 1
+    # What the job cost, as the API charged it, rides along as a run facet.
+    spend = lineage.run_facets["apiframe_spend"]
+    assert (spend.credits, spend.model) == (7, "imagen-4")
+
+
+def test_a_batch_reports_what_its_rows_cost_in_its_xcom_log_and_lineage(apiframe_conn, caplog, capsys):
+    from airflow_provider_apiframe.operators.batch import ApiframeBatchGenerateOperator
+    from tests.batch.test_batch_operator import run_to_end
+    from tests.operators.test_imagen import TaskInstance
+
+    op = ApiframeBatchGenerateOperator(
+        task_id="batch",
+        model="gpt-image-1.5",
+        prompts=[{"prompt": "koi", "number_of_images": 3}, "heron"],
+        poll_interval=0.2,
+    )
+    ti = TaskInstance(task_id="batch")
+    with caplog.at_level("INFO"):
+        results = run_to_end(op, {"ti": ti})
+    charged = sum(result["credit_cost"] for result in results)
+    assert ti.xcom["credit_cost"] == charged == 4 * results[1]["credit_cost"]
+    # The log's last line: Airflow 3 logs through structlog to the output, Airflow 2 through logging.
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    last = printed[-1] if printed else caplog.messages[-1]
+    assert f"apiframe: this task spent {charged} credits" in last
+    assert op.get_openlineage_facets_on_complete(None).run_facets["apiframe_spend"].credits == charged

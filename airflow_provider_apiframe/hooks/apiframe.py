@@ -62,6 +62,9 @@ if TYPE_CHECKING:
     import requests
     from airflow.providers.common.compat.sdk import Connection
 
+    from airflow_provider_apiframe.spending.ledger import Spender
+    from airflow_provider_apiframe.spending.prices import ListedPrice
+
 # Each link is a FAILED or CANCELLED job replayed for free; a chain this long means something is wrong.
 MAX_RESUBMISSIONS = 25
 # Test Connection answers within 15 s whatever the host does: a second try only if the first failed fast.
@@ -93,6 +96,8 @@ class ApiframeHook(HttpHook):
     def __init__(self, apiframe_conn_id: str = default_conn_name) -> None:
         super().__init__(method="GET", http_conn_id=apiframe_conn_id)
         self.apiframe_conn_id = apiframe_conn_id
+        # GET /v2/models's prices by modality, read once per hook.
+        self._listings: dict[str, Mapping[str, ListedPrice]] = {}
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -192,15 +197,36 @@ class ApiframeHook(HttpHook):
         return self.submit_job(IMAGE_GENERATION, request, idempotency_key=idempotency_key)
 
     def submit_job(
-        self, operation: Operation, request: JobRequest, *, idempotency_key: str | None = None
+        self,
+        operation: Operation,
+        request: JobRequest,
+        *,
+        idempotency_key: str | None = None,
+        spender: Spender | None = None,
+        credit_entry: str | None = None,
     ) -> str:
         """
         Submit one job of any operation and return its job id, as ``submit_generation`` does for images.
 
-        Without an ``idempotency_key`` a one-off key still makes a resent POST safe.
+        Without an ``idempotency_key`` a one-off key still makes a resent POST safe. Under the
+        connection's ``credit_limit`` the job is entered in the limit's ledger first, under
+        ``credit_entry`` (default: the idempotency key) by ``spender`` (default: the task running this
+        code), and refused with ``ApiframeSpendLimitError`` past it.
         """
         body = operation.request_body(request)
         chain = KeyChain(idempotency_key or one_off_key(), MAX_RESUBMISSIONS)
+        if self.settings.credit_limit is not None:
+            from airflow_provider_apiframe.spending.ledger import Spender
+            from airflow_provider_apiframe.spending.limits import enter_jobs
+
+            try:
+                price = self.job_prices(operation, [request])[0]
+            except ApiframeError as error:
+                # An unknown price is entered at 0: let through while the limit is not yet reached.
+                self.log.warning("The price list cannot be read: %s", error)
+                price = None
+            spender = spender or Spender.current()
+            enter_jobs(self.settings, spender, str(request.model), {credit_entry or chain.key: price})
         while True:
             key = chain.key
             accepted = self.submit(body, key, path=operation.path)
@@ -298,45 +324,70 @@ class ApiframeHook(HttpHook):
             raise ApiframeError(f"/v2/me answered with {type(answer).__name__}, not an object")
         return answer
 
-    def ensure_credits(self, model: str, images: int, operation: Operation = IMAGE_GENERATION) -> int:
+    def ensure_credits(
+        self, model: str, images: int, operation: Operation = IMAGE_GENERATION, *, cost: int | None = None
+    ) -> int:
         """
         Check with ``GET /v2/me`` that the team can pay for ``images`` jobs, before the first submit.
 
-        Returns the balance. Raises ``ApiframeInsufficientCreditsError`` with both numbers when it falls
-        short, so a batch fails whole and at once instead of after paying for part of it.
+        ``cost`` is what they cost together at most (default: ``images`` times a job's price with the
+        model's default options). Returns the balance. Raises ``ApiframeInsufficientCreditsError`` with
+        both numbers when it falls short, so a batch fails whole and at once instead of after paying for
+        part of it.
         """
-        cost = self.credit_price(model, operation)
+        if cost is None:
+            cost = self.credit_price(model, operation) * images
         team = self.get_account().get("team")
         balance = team.get("credits") if isinstance(team, dict) else None
         if not isinstance(balance, int):
             raise ApiframeUnexpectedResponseError(f"/v2/me did not report the team's credits: {team!r}")
-        if balance < cost * images:
+        if balance < cost:
             raise ApiframeInsufficientCreditsError(
                 f"Not enough credits for {images} {model} image(s)",
-                credits_required=cost * images,
+                credits_required=cost,
                 credits_available=balance,
                 jobs=images,
             )
         return balance
 
     def credit_price(self, model: str, operation: Operation = IMAGE_GENERATION) -> int:
-        """
-        Return the credits one job of ``model`` costs at most: the catalogue's, else ``GET /v2/models``'s.
+        """Return the most one job of ``model`` with its default options costs; an error if unknown."""
+        price = self.job_prices(operation, [JobRequest(model, {})])[0]
+        if price is None:
+            raise ApiframeUnexpectedResponseError(f"/v2/models does not give the price of {model}")
+        return price
 
-        ``/v2/models`` is public: it is asked without the key.
+    def job_prices(self, operation: Operation, requests: Sequence[JobRequest]) -> list[int | None]:
         """
-        known = operation.model(model).credit_cost
-        if known is not None:
-            return known
-        query = urlencode({"modality": operation.modality})
-        answer = self.transport.send(ApiRequest("GET", f"/v2/models?{query}", authenticated=False))
-        listed = answer.get("models") if isinstance(answer, dict) else None
-        for entry in listed if isinstance(listed, list) else []:
-            if isinstance(entry, dict) and entry.get("id") == model:
-                price = entry.get("costMax", entry.get("costMin"))
-                if isinstance(price, int) and not isinstance(price, bool) and price >= 0:
-                    return price
-        raise ApiframeUnexpectedResponseError(f"/v2/models does not give the price of {model}")
+        Return the most each job can cost (None where no price is known), read with its own options.
+
+        The catalogue's published price wins; else ``GET /v2/models``'s, read as :mod:`.spending.prices`
+        says (a count option multiplies a per-output price, a duration a per-second one). The listing is
+        public, asked without the key, and asked once per hook and modality.
+        """
+        from airflow_provider_apiframe.spending.prices import job_price
+
+        models = [operation.model(request.model) for request in requests]
+        listed = {} if all(model.credit_cost is not None for model in models) else self._listed(operation)
+        return [
+            job_price(model, listed.get(model.id), request.options)
+            for model, request in zip(models, requests, strict=True)
+        ]
+
+    def _listed(self, operation: Operation) -> Mapping[str, ListedPrice]:
+        if operation.modality not in self._listings:
+            from airflow_provider_apiframe.spending.prices import ListedPrice
+
+            query = urlencode({"modality": operation.modality})
+            answer = self.transport.send(ApiRequest("GET", f"/v2/models?{query}", authenticated=False))
+            entries = answer.get("models") if isinstance(answer, dict) else None
+            prices: dict[str, ListedPrice] = {}
+            for entry in entries if isinstance(entries, list) else []:
+                price = ListedPrice.parse(entry)
+                if price is not None and isinstance(entry.get("id"), str):
+                    prices.setdefault(entry["id"], price)
+            self._listings[operation.modality] = prices
+        return self._listings[operation.modality]
 
     def download_images(
         self,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin
 
 from airflow_provider_apiframe.catalogue.operations import JobRequest, Operation, options_of
-from airflow_provider_apiframe.exceptions import ApiframeError, ApiframeSpendLimitError
+from airflow_provider_apiframe.exceptions import ApiframeError, ApiframeJobFailedError
 from airflow_provider_apiframe.lineage import generation_lineage
 from airflow_provider_apiframe.links import finished, link_pending
 from airflow_provider_apiframe.operators.arguments import (
@@ -32,6 +32,7 @@ from airflow_provider_apiframe.operators.arguments import (
     is_literal,
     positive_seconds,
 )
+from airflow_provider_apiframe.spending.report import CREDIT_COST_XCOM
 from airflow_provider_apiframe.waiting.events import JobEvent
 from airflow_provider_apiframe.wire.idempotency import task_instance_key
 from airflow_provider_apiframe.wire.jobs import JobStatus
@@ -44,8 +45,6 @@ if TYPE_CHECKING:
     from airflow_provider_apiframe.storage.image_store import ImageToStore
     from airflow_provider_apiframe.storage.inputs import ResolvedInputs
     from airflow_provider_apiframe.utils.logs import Log
-
-CREDIT_COST_XCOM = "credit_cost"
 
 
 class ApiframeHookMixin:
@@ -82,9 +81,10 @@ class ApiframeJobTaskMixin(ApiframeHookMixin):
         ):
             raise ValueError(f"max_credits must be an integer >= 0 or None, got {max_credits!r}")
         self.max_credits = max_credits
-        # What the task produced and stored, for lineage; the try that ends the task fills them.
+        # What the task produced, stored and spent, for lineage; the try that ends the task fills them.
         self._images: list[str] = []
         self._stored: list[str] = []
+        self._credits: int | None = None
 
     def task_key(self, context: Context, request: JobRequest, row: str | int | None = None) -> str:
         """Return the idempotency key of one job of this task instance (``row`` names a batch's row)."""
@@ -100,33 +100,42 @@ class ApiframeJobTaskMixin(ApiframeHookMixin):
             row=row,
         )
 
-    def check_spend(self, model: str, jobs: int = 1) -> None:
-        """
-        Refuse, before anything is sent, ``jobs`` jobs of ``model`` that could cost more than ``max_credits``.
-
-        Each job is priced at its model's highest price (the catalogue's, else ``GET /v2/models``'s); a
-        model whose price is not published cannot be held to a limit, so it is refused too.
-        """
-        if self.max_credits is None:
-            return
+    def price_jobs(self, requests: Sequence[JobRequest]) -> list[int | None]:
+        """Return the most each job can cost, read with its own options; None where no price is known."""
         try:
-            price = self.hook.credit_price(model, self.operation)
+            return self.hook.job_prices(self.operation, requests)
         except ApiframeError as error:
-            raise ApiframeSpendLimitError(
-                f"max_credits={self.max_credits} cannot be checked: the price of {model} is not known "
-                f"({error})",
-                limit=self.max_credits,
-                credits_required=None,
-                jobs=jobs,
-            ) from None
-        if price * jobs > self.max_credits:
-            what = f"{jobs} jobs of {model} at up to {price} credits" if jobs > 1 else f"a {model} job"
-            raise ApiframeSpendLimitError(
-                f"{what} could cost {price * jobs} credits, more than max_credits={self.max_credits}",
-                limit=self.max_credits,
-                credits_required=price * jobs,
-                jobs=jobs,
-            )
+            self.log.warning("The price list cannot be read: %s", error)  # type: ignore[attr-defined]
+            return [None] * len(requests)
+
+    def check_spend(self, requests: Sequence[JobRequest], prices: Sequence[int | None] | None = None) -> None:
+        """
+        Refuse, before anything is sent, jobs that could cost more than ``max_credits`` together.
+
+        Each job is priced with its own options (``prices``, else ``price_jobs``); a model whose price is
+        not known cannot be held to a limit, so it is refused too.
+        """
+        if self.max_credits is None or not requests:
+            return
+        from airflow_provider_apiframe.spending.limits import check_max_credits
+
+        prices = self.price_jobs(requests) if prices is None else prices
+        check_max_credits(self.max_credits, str(requests[0].model), prices)
+
+    def settle_credits(self, context: Context, costs: Mapping[str, int | None]) -> None:
+        """Tell the connection's credit limit (if any) what jobs cost, by entry; None for a failed job."""
+        if self.hook.settings.credit_limit is None:
+            return
+        from airflow_provider_apiframe.spending.ledger import Spender
+        from airflow_provider_apiframe.spending.limits import settle_jobs
+
+        settle_jobs(self.hook.settings, Spender.of(context), costs)
+
+    def report_spend(self, context: Context, credits: int) -> None:
+        """Push what the task spent to XCom and say it in the log's last line."""
+        self._credits = credits
+        context["ti"].xcom_push(key=CREDIT_COST_XCOM, value=credits)
+        self.log.info("apiframe: this task spent %d credits", credits)  # type: ignore[attr-defined]
 
     def keep(self, log: Log, images: Sequence[ImageToStore], destination: str) -> dict[str, str]:
         """Copy the task's outputs into the data set at ``destination``; return each URL's stored path."""
@@ -139,7 +148,7 @@ class ApiframeJobTaskMixin(ApiframeHookMixin):
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
         """Report the model read and the CDN folders (and data set) written, when OpenLineage is installed."""
         api_url = self.hook.settings.base_url
-        return generation_lineage(api_url, self.model, [*self._images, *self._stored])
+        return generation_lineage(api_url, self.model, [*self._images, *self._stored], self._credits)
 
 
 class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator):
@@ -251,17 +260,34 @@ class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator)
             # Keyed by the files' digests, not their upload URLs: every try gets the same key.
             request = JobRequest(request.model, inputs.options, request.prompt)
         key = self.task_key(context, request)
-        self.check_spend(request.model)
+        self.check_spend([request])
         if inputs is not None and inputs.files:
             urls = {
                 stand_in: self.hook.upload(file.to_upload(), file.sha256).url
                 for stand_in, file in inputs.files.items()
             }
             request = JobRequest(request.model, inputs.with_urls(urls), request.prompt)
-        job_id = self.hook.submit_job(self.operation, request, idempotency_key=key)
+        from airflow_provider_apiframe.spending.ledger import Spender
+
+        job_id = self.hook.submit_job(
+            self.operation,
+            request,
+            idempotency_key=key,
+            spender=Spender.of(context),
+            credit_entry=self.credit_entry(context),
+        )
         self.log.info("apiframe job %s submitted (%s, %s)", job_id, request.model, options_of(request))
         context["ti"].xcom_push(key="job_id", value=job_id)
         return job_id
+
+    def credit_entry(self, context: Context) -> str:
+        """Name the job's entry in the credit ledger: the request as written, alike in every try."""
+        request = self.job_request()
+        return self.task_key(context, JobRequest(request.model, _plain(request.options), request.prompt))
+
+    def _settle_job(self, context: Context, credits: int | None) -> None:
+        if "ti" in context:  # only a task instance has a ledger entry
+            self.settle_credits(context, {self.credit_entry(context): credits})
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
         """Read the job's status from the API."""
@@ -320,11 +346,15 @@ class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator)
         return self._result(context, event)
 
     def _result(self, context: Context, event: JobEvent | None) -> list[str]:
-        done = finished(context, event, self.log)
+        try:
+            done = finished(context, event, self.log)
+        except ApiframeJobFailedError:
+            self._settle_job(context, None)  # a failed job is refunded
+            raise
         self._images = list(done["images"])
-        # What the job cost, for a downstream task that adds up a run's spend without reading manifests.
-        context["ti"].xcom_push(key=CREDIT_COST_XCOM, value=done["credit_cost"])
+        self._settle_job(context, done["credit_cost"])
         if not self.store_to:
+            self.report_spend(context, done["credit_cost"] or 0)
             return self._images
         from airflow_provider_apiframe.storage.image_store import ImageToStore
 
@@ -345,6 +375,7 @@ class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator)
             ],
             self.store_to,
         )
+        self.report_spend(context, done["credit_cost"] or 0)
         return [stored[url] for url in self._images]
 
 

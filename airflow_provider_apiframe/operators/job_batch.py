@@ -158,12 +158,34 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
         if jobs:
             self.log.info("%d of %d rows already have a job from an earlier try", len(jobs), len(rows))
         if to_submit:
-            self.check_spend(self.model, len(to_submit))
-            balance = self.hook.ensure_credits(self.model, len(to_submit), self.operation)
-            self.log.info(
-                "Submitting %d rows of %s; the team has %d credits", len(to_submit), self.model, balance
-            )
+            self._check_credits(context, keys, to_submit)
         return self._submit(context, rows, to_submit, BatchState(jobs=jobs))
+
+    def _check_credits(self, context: Context, keys: list[str], to_submit: list[Row]) -> None:
+        """Check before the first submit: max_credits, the team's balance, the connection's credit limit."""
+        requests = [JobRequest(self.model, row.options, row.prompt) for row in to_submit]
+        prices = self.price_jobs(requests)
+        self.check_spend(requests, prices)
+        if None in prices:
+            self.log.warning(
+                "%s has no known price: the balance is not checked before submitting", self.model
+            )
+        else:
+            cost = sum(price or 0 for price in prices)
+            balance = self.hook.ensure_credits(self.model, len(to_submit), self.operation, cost=cost)
+            self.log.info(
+                "Submitting %d rows of %s (at most %d credits); the team has %d credits",
+                len(to_submit),
+                self.model,
+                cost,
+                balance,
+            )
+        if self.hook.settings.credit_limit is not None:
+            from airflow_provider_apiframe.spending.ledger import Spender
+            from airflow_provider_apiframe.spending.limits import enter_jobs
+
+            entries = {keys[row.index]: price for row, price in zip(to_submit, prices, strict=True)}
+            enter_jobs(self.hook.settings, Spender.of(context), self.model, entries)
 
     def _submit(
         self, context: Context, rows: list[Row], to_submit: list[Row], state: BatchState
@@ -268,13 +290,24 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
             self._keep_rows(rows, results, self.store_to)
         failed = [row for row, result in zip(rows, results, strict=True) if not result[kind]]
         credits = sum(result["credit_cost"] or 0 for result in results)
+        keys = self._keys(context, rows)
+        # A failed or cancelled job is refunded; one that timed out may still be charged: its entry stays.
+        ended = ("COMPLETED", "FAILED", "CANCELLED")
+        self.settle_credits(
+            context,
+            {
+                keys[row.index]: result["credit_cost"]
+                for row, result in zip(rows, results, strict=True)
+                if result["status"] in ended
+            },
+        )
         self.log.info(
-            "Batch of %d rows ended: %d with outputs, %d without, %d credits",
+            "Batch of %d rows ended: %d with outputs, %d without",
             len(rows),
             len(rows) - len(failed),
             len(failed),
-            credits,
         )
+        self.report_spend(context, credits)
         if failed and not self.accept_partial:
             named = "; ".join(
                 f"{row.label}: {results[row.index]['error']}" for row in failed[:FAILED_ROWS_NAMED]

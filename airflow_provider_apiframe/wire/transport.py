@@ -51,6 +51,8 @@ BACKOFF_CAP = 8.0
 BODY_EXCERPT = 200
 # The largest JSON answer read: a page of 100 jobs with their inputs is well under 1 MiB.
 MAX_JSON_BYTES = 8 * 1024 * 1024
+# What a connection's credit_limit counts: a UTC day, or one DAG run.
+PERIODS = ("day", "dag_run")
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,9 @@ class ClientSettings:
     rate_limit_per_minute: int = 500
     # A Redis connection that keeps the key's pace for every process naming it; None: each its own.
     rate_limit_redis_conn_id: str | None = None
+    # The most the key may spend per ``credit_limit_per`` (a UTC day or a DAG run); None: no limit.
+    credit_limit: int | None = None
+    credit_limit_per: str = "day"
     # The Airflow connection these came from, named in errors that the user fixes there.
     conn_id: str = ""
 
@@ -78,6 +83,8 @@ class ClientSettings:
         "max_retries",
         "rate_limit_per_minute",
         "rate_limit_redis_conn_id",
+        "credit_limit",
+        "credit_limit_per",
     )
 
     @classmethod
@@ -113,6 +120,17 @@ class ClientSettings:
                 "The connection's rate_limit_redis_conn_id must be the id of a Redis connection, "
                 f"got {redis_conn_id!r}"
             )
+        credit_limit = _credits(extra.get("credit_limit"))
+        if credit_limit is not None and credit_limit < 0:
+            raise ApiframeConfigurationError(
+                "The connection's credit_limit must be a whole number of credits >= 0, got "
+                f"{extra['credit_limit']!r}"
+            )
+        per = extra.get("credit_limit_per", cls.credit_limit_per)
+        if per not in PERIODS:
+            raise ApiframeConfigurationError(
+                f"The connection's credit_limit_per must be one of {', '.join(PERIODS)}, got {per!r}"
+            )
         return cls(
             base_url=base_url.rstrip("/"),
             api_key=api_key,
@@ -121,6 +139,8 @@ class ClientSettings:
             max_retries=max_retries,
             rate_limit_per_minute=rate_limit,
             rate_limit_redis_conn_id=redis_conn_id,
+            credit_limit=credit_limit,
+            credit_limit_per=per,
             conn_id=conn_id,
         )
 
@@ -131,6 +151,17 @@ class ClientSettings:
         return budget_for(
             self.base_url, self.api_key, self.rate_limit_per_minute, self.rate_limit_redis_conn_id
         )
+
+
+def _credits(value: object) -> int | None:
+    """Read a whole number of credits from an extra (a number, or the text Airflow 2 stores); else -1."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == int(value):
+        return int(value)
+    return -1
 
 
 @dataclass(frozen=True)

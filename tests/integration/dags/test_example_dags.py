@@ -274,3 +274,25 @@ def test_generating_tasks_report_lineage_model_in_cdn_folder_out(dag_runs):
     # A batch of four rows: one output dataset with four images, not four datasets.
     assert datasets("example_apiframe_imagen_batch.generate", "outputs") == [("http:", "/cdn/images", 4)]
     assert datasets("example_apiframe_models.generate_flux_1_1_pro", "inputs")[0][1] == "models/flux-1.1-pro"
+    # What each job cost rides along as the run facet apiframe_spend.
+    spend = completed["example_apiframe_imagen.generate"]["run"]["facets"]["apiframe_spend"]
+    assert (spend["credits"], spend["model"]) == (7, "imagen-4")
+
+
+@pytest.mark.parametrize("dag_id", ["example_apiframe_product_shot", "example_apiframe_clip_with_music"])
+def test_the_examples_sum_what_their_run_spent(dag_runs, dag_id):
+    import sqlite3
+
+    _, tmp, _ = dag_runs
+    with sqlite3.connect(tmp / "home" / "airflow.db") as db:
+        costs = dict(
+            db.execute("SELECT task_id, value FROM xcom WHERE dag_id = ? AND key = 'credit_cost'", (dag_id,))
+        )
+        [(summed,)] = db.execute(
+            "SELECT value FROM xcom WHERE dag_id = ? AND task_id = 'spend' AND key = 'return_value'",
+            (dag_id,),
+        )
+    costs = {task_id: json.loads(value) for task_id, value in costs.items()}
+    summed = json.loads(summed)
+    assert len(costs) >= 3 and all(cost > 0 for cost in costs.values())
+    assert summed == {**costs, "total": sum(costs.values())}
