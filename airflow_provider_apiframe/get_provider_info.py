@@ -10,7 +10,7 @@ INTEGRATION = "apiframe"
 
 
 def get_provider_info() -> dict[str, Any]:
-    """Return the provider's metadata: its operators, hooks, triggers, plugin and connection type."""
+    """Return the provider's metadata: its operators, hooks, triggers, plugin, config and connection type."""
     from airflow_provider_apiframe import __version__
 
     return {
@@ -63,14 +63,36 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
-        # Airflow 3.3.2's connection list cannot test an apiframe connection saved without a port
-        # (apache/airflow#73298): this API-server middleware fixes the list's request until it has the fix.
+        # The API server's plugin: the app serving stored images for review (under /apiframe), and a
+        # middleware fixing Airflow 3.3.2's connection list, which cannot test an apiframe connection saved
+        # without a port (apache/airflow#73298), until Airflow has the fix.
         "plugins": [
             {
-                "name": "apiframe_connection_test_port",
+                "name": "apiframe_api_server",
                 "plugin-class": "airflow_provider_apiframe.plugins.api_server.ApiframeApiServerPlugin",
             }
         ],
+        # `airflow config list` shows it; read on the API server, where it decides what may be served.
+        "config": {
+            "apiframe": {
+                "description": "The apiframe provider's API-server plugin.",
+                "options": {
+                    "review_roots": {
+                        "description": (
+                            "Absolute local folders, comma-separated, under which the API server serves the "
+                            "images of stored data sets to reviewers (GET /apiframe/images): only images "
+                            "their part's metadata.jsonl lists, with the digest the URL names. Empty: "
+                            "nothing is served. Data sets on S3, GCS or Azure are reviewed through "
+                            "presigned URLs instead and need nothing here."
+                        ),
+                        "version_added": "0.2.0",
+                        "type": "string",
+                        "example": "/data/apiframe/review/staging",
+                        "default": "",
+                    }
+                },
+            }
+        },
         "connection-types": [
             {
                 "connection-type": "apiframe",

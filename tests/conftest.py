@@ -106,3 +106,48 @@ def redis_url():
         pytest.fail("redis-server is not installed; `make test` installs it with apt")
     with redis_server() as url:
         yield url
+
+
+def png(seed: int, size: tuple[int, int] = (8, 6)) -> bytes:
+    """A small real PNG, different for each seed."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, (seed * 37 % 256, seed * 91 % 256, 200)).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def stage_images():
+    """
+    Write a data set's part by hand, as ``store_images`` leaves one: an image per row id, with its manifest
+    row; returns each image's path and row, in order.
+    """
+    import hashlib
+    import json
+    import uuid
+
+    from airflow_provider_apiframe.storage.manifest import ManifestRow, part_name
+
+    def stage(folder, ids, writer: str = "jobs:staged") -> list[tuple[str, ManifestRow]]:
+        part = folder / part_name(writer)
+        part.mkdir(parents=True, exist_ok=True)
+        staged = []
+        for seed, row_id in enumerate(ids):
+            data = png(seed)
+            name = f"{uuid.uuid4()}-1.png"
+            (part / name).write_bytes(data)
+            row = ManifestRow(
+                file_name=name, id=row_id, job_id=name[:36], prompt=f"a teapot, {row_id}",
+                model="flux-1.1-pro", options=json.dumps({"width": 8}), source_url=f"https://cdn.example/{name}",
+                sha256=hashlib.sha256(data).hexdigest(), width=8, height=6, bytes=len(data), credits=4,
+                created_at="2026-01-01T00:00:00Z", kind="image", content_type="image/png", duration=0.0,
+            )  # fmt: skip
+            staged.append((str(part / name), row))
+        with (part / "metadata.jsonl").open("a") as manifest:
+            manifest.writelines(row.to_line() for _, row in staged)
+        return staged
+
+    return stage

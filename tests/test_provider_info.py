@@ -75,5 +75,5 @@ def test_airflow_finds_the_api_server_plugin():
     from airflow.providers_manager import ProvidersManager
 
     [plugin] = [p for p in ProvidersManager().plugins if p.provider_name == "airflow-provider-apiframe"]
-    assert plugin.name == "apiframe_connection_test_port"
+    assert plugin.name == "apiframe_api_server"
     assert plugin.plugin_class == "airflow_provider_apiframe.plugins.api_server.ApiframeApiServerPlugin"

@@ -1,7 +1,11 @@
 """
-An Airflow 3 API-server plugin: lets the connection list's Test button work for apiframe connections.
+The provider's Airflow 3 API-server plugin: stored images served for review, and a Test Connection fix.
 
-Works around an Airflow 3.3.2 bug. The React UI's Test button in the connection list sends
+Its app (``fastapi_apps``, under ``/apiframe``) serves images of local data sets to reviewers' browsers:
+``review_images.py`` and ``storage/review_urls.py`` say what it serves and to whom. It is built on its
+first request (``ReviewImagesApp``), so that importing this module stays as light as below.
+
+Its middleware works around an Airflow 3.3.2 bug. The React UI's Test button in the connection list sends
 ``port: Number(conn.port)``, so a connection saved without a port (the apiframe form hides the port; the
 API URL carries it) is tested with ``port: 0``. The test route's ``_same_endpoint()`` counts only None and
 "" as "no port", takes 0 for another endpoint than the stored NULL and, since the UI sends the masked
@@ -10,8 +14,10 @@ connection". Fixed upstream by apache/airflow#73298 (0 counts as no port): this 
 ``plugins`` entry in get_provider_info and tests/plugins/test_ui_plugin.py can go once the minimum
 supported Airflow has it.
 
-Airflow 2.11 has no API server: its plugin manager ignores ``fastapi_root_middlewares``. The module imports
-nothing beyond the plugin base class until a request to the test route comes in.
+Airflow 2.11 has no API server: its plugin manager ignores ``fastapi_apps`` and
+``fastapi_root_middlewares``. The module imports nothing beyond the plugin base class and the route's
+prefix (``storage/review_urls.py``, which loads no web framework) until a request to the test route or
+the app comes in.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowPlugin
+
+from airflow_provider_apiframe.storage.review_urls import URL_PREFIX
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -157,10 +165,28 @@ def _with_content_length(headers: list[tuple[bytes, bytes]], length: int) -> lis
     return [*kept, (b"content-length", str(length).encode())]
 
 
-class ApiframeApiServerPlugin(AirflowPlugin):
-    """Registered through the ``plugins`` entry of the provider info."""
+class ReviewImagesApp:
+    """Pure ASGI app: builds ``review_images.py``'s FastAPI app on its first request and hands it each one."""
 
-    name = "apiframe_connection_test_port"
-    fastapi_root_middlewares = [  # noqa: RUF012 - AirflowPlugin declares these as class-level lists
+    def __init__(self) -> None:
+        self.app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request to the FastAPI app, built the first time."""
+        if self.app is None:
+            from airflow_provider_apiframe.plugins.review_images import create_app
+
+            self.app = create_app()
+        await self.app(scope, receive, send)
+
+
+class ApiframeApiServerPlugin(AirflowPlugin):
+    """Registered through the ``airflow.plugins`` entry point and the provider info's ``plugins``."""
+
+    name = "apiframe_api_server"
+    fastapi_apps = [  # noqa: RUF012 - AirflowPlugin declares these as class-level lists
+        {"name": "apiframe stored images for review", "app": ReviewImagesApp(), "url_prefix": URL_PREFIX}
+    ]
+    fastapi_root_middlewares = [  # noqa: RUF012
         {"name": "apiframe connection test without a port", "middleware": ConnectionTestPortMiddleware}
     ]

@@ -27,7 +27,7 @@ nothing writes to it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -111,6 +111,40 @@ def read_data_set(
         for part in parts_of(folder)
         for row in read_part(part, log).rows.values()
     ]
+
+
+def read_files(
+    paths: Sequence[str], conn_id: str | None = None, *, log: Log | None = None
+) -> list[ListedFile]:
+    """
+    Return the manifest row of each stored file, in the order given; each part's manifest is read once.
+
+    ``paths`` are files as this provider stored them (``StoredImage.path``, a batch row's ``paths``): a
+    local path or a storage URL, each in its part's folder. A file its part's manifest does not list is
+    refused (``ApiframeValidationError``): it is no file of a data set.
+    """
+    import logging
+
+    log = log or logging.getLogger(__name__)
+    manifests: dict[str, dict[str, ManifestRow]] = {}
+    listed = []
+    missing = []
+    for path in paths:
+        file = data_set_path(path, conn_id)
+        part = file.parent
+        rows = manifests.get(str(part))
+        if rows is None:
+            rows = manifests[str(part)] = read_part(part, log).rows
+        row = rows.get(file.name)
+        if row is None:
+            missing.append(path)
+        else:
+            listed.append(ListedFile(path, row))
+    if missing:
+        raise ApiframeValidationError(
+            "Not stored files", details={"paths": [f"no manifest lists {path!r}" for path in missing[:10]]}
+        )
+    return listed
 
 
 def upgrade_manifests(

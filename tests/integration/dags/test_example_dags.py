@@ -37,7 +37,31 @@ def test_example_dags_parse_without_errors():
         "example_apiframe_product_shot",
         "example_apiframe_midjourney",
         "example_apiframe_clip_with_music",
+        "example_apiframe_review",
     } <= set(bag.dag_ids)
+
+
+def test_the_review_example_says_what_it_needs_where_it_cannot_run():
+    """Airflow 3.1+ runs the review (tests/integration/ui/test_review_ui.py); older ones fail saying why."""
+    from airflow.models import DagBag
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    dag = DagBag(dag_folder=str(EXAMPLES / "example_apiframe_review.py")).dags["example_apiframe_review"]
+    try:
+        import airflow.providers.standard.operators.hitl  # noqa: F401
+    except Exception:
+        [task] = dag.tasks
+        with pytest.raises(
+            AirflowFailException, match=r"Human review needs Airflow 3\.1\+ with apache-airflow-prov"
+        ):
+            task.python_callable()
+    else:
+        assert [task.task_id for task in dag.topological_sort()] == [
+            "generate",
+            "review_page",
+            "review",
+            "publish",
+        ]
 
 
 @pytest.fixture(scope="module")

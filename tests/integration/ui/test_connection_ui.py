@@ -10,99 +10,48 @@ Screenshots go to ``$APIFRAME_TEST_ARTIFACTS`` (default ``<repo>/test-artifacts/
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import re
 import secrets
-import select
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-from packaging.version import Version
 
 from airflow_provider_apiframe.wire.transport import ClientSettings
-
-AIRFLOW_VERSION = Version(version("apache-airflow"))
-pytestmark = pytest.mark.skipif(
-    AIRFLOW_VERSION.release < (3, 3),
-    reason=f"drives Airflow 3.3's React UI; Airflow {AIRFLOW_VERSION}'s Flask UI has other pages",
+from tests.integration.ui.servers import (
+    AIRFLOW_VERSION,
+    BEFORE_3_3,
+    ROOT,
+    ProcessGroups,
+    airflow_env,
+    artifacts,
+    free_port,
+    rest_api,
+    run_airflow,
+    start_api_server,
+    start_emulator,
+    wait_until_up,
 )
 
-if AIRFLOW_VERSION.release >= (3, 3):  # the browser extra is installed with Airflow 3 only
-    from playwright.sync_api import expect, sync_playwright
+pytestmark = BEFORE_3_3
 
-ROOT = Path(__file__).resolve().parents[3]
-AIRFLOW = Path(sys.executable).parent / "airflow"
-CHROMIUM = "/usr/bin/chromium"
+if AIRFLOW_VERSION.release >= (3, 3):  # the browser extra is installed with Airflow 3 only
+    from playwright.sync_api import expect
+
 DAG_ID = "example_apiframe_imagen"
 # New for every run, so that the scan for it at the end cannot be fooled by an older run's files.
 KEY = f"afk_ui_test_{secrets.token_hex(8)}"
 SETTINGS = ("Request timeout (s)", "Retry for (s)", "Max retries", "Rate limit per minute")
 SETTINGS += ("Rate limit Redis connection",)
 UNUSED = ("Port", "Schema", "Login")
-START_TIMEOUT = 120.0
-STOP_TIMEOUT = 15.0
-
-
-def artifacts() -> Path:
-    folder = Path(os.environ.get("APIFRAME_TEST_ARTIFACTS") or ROOT / "test-artifacts" / "ui")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class ProcessGroups:
-    """Servers started each in a process group of its own, stopped with all their children."""
-
-    def __init__(self) -> None:
-        self.processes: list[subprocess.Popen[Any]] = []
-
-    def start(self, args: list[str], env: dict[str, str], log: Path, **kwargs: Any) -> subprocess.Popen[Any]:
-        with log.open("ab") as out:
-            process = subprocess.Popen(
-                args, env=env, stdout=kwargs.pop("stdout", out), stderr=out, start_new_session=True, **kwargs
-            )
-        self.processes.append(process)
-        return process
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            self._signal(process, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT
-        for process in self.processes:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            # Whatever the leader left behind (the API server's workers) goes too.
-            self._signal(process, signal.SIGKILL)
-            process.wait()
-            if process.stdout is not None:
-                process.stdout.close()
-
-    @staticmethod
-    def _signal(process: subprocess.Popen[Any], signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signum)
 
 
 @dataclass
@@ -114,18 +63,7 @@ class AirflowUI:
     run_id: str
 
     def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """The REST API; the all-admins setting authenticates every request."""
-        request = urllib.request.Request(
-            self.base + path,
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                return json.load(answer)
-        except urllib.error.HTTPError as err:
-            raise AssertionError(f"{method} {path}: HTTP {err.code} {err.read()[:500]!r}") from None
+        return rest_api(self.base, method, path, body)
 
     def add_connection(self, connection_id: str, **fields: Any) -> None:
         body = {"connection_id": connection_id, "conn_type": "apiframe", **fields}
@@ -147,68 +85,32 @@ def key_requests(stats: dict[str, Any]) -> int:
     return stats["requests_by_key"].get(digest, 0)
 
 
-def run_airflow(env: dict[str, str], log: Path, *args: str) -> None:
-    with log.open("ab") as out:
-        done = subprocess.run([str(AIRFLOW), *args], env=env, stdout=out, stderr=subprocess.STDOUT)
-    if done.returncode:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:]).replace(KEY, "***")
-        pytest.fail(f"airflow {' '.join(args)} failed:\n{tail}")
-
-
-def wait_until_up(url: str, process: subprocess.Popen[Any], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:]).replace(KEY, "***")
-                pytest.fail(f"{url} did not come up:\n{tail}")
-            time.sleep(0.3)
-
-
 @pytest.fixture(scope="module")
 def airflow_ui() -> Iterator[AirflowUI]:
     """An Airflow 3.3 home with one finished run of the example DAG, its API server and an emulator."""
     home = Path(tempfile.mkdtemp(prefix="apiframe-ui-airflow-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW__"))}
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "example_dags"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
+    env = airflow_env(
+        home,
+        ROOT / "example_dags",
         AIRFLOW__CORE__TEST_CONNECTION="Enabled",
         APIFRAME_OUTPUT_DIR=str(home / "images"),
     )
     servers = ProcessGroups()
     try:
-        emulator = servers.start(
-            [sys.executable, "-m", "airflow_provider_apiframe.emulator", "--port", "0", "--api-key", KEY,
-             "--job-duration", "1"],
-            env, home / "emulator.log", stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        assert emulator.stdout is not None
-        ready, _, _ = select.select([emulator.stdout], [], [], START_TIMEOUT)
-        line = emulator.stdout.readline() if ready else ""
-        assert line.startswith("apiframe emulator listening on "), f"the emulator did not start: {line!r}"
-        emulator_url = line.rsplit(" ", 1)[1].strip()
+        emulator_url = start_emulator(servers, env, home / "emulator.log", KEY)
         emulator_port = int(emulator_url.rsplit(":", 1)[1])
 
         log = home / "airflow-cli.log"
-        run_airflow(env, log, "db", "migrate")
+        run_airflow(env, log, "db", "migrate", secret=KEY)
         # The run the task instance page shows; the key reaches `dags test` the way demo.py passes it.
         conn = f"apiframe://:{KEY}@127.0.0.1:{emulator_port}"
-        run_airflow(dict(env, AIRFLOW_CONN_APIFRAME_DEFAULT=conn), log, "dags", "test", DAG_ID)
+        run_airflow(dict(env, AIRFLOW_CONN_APIFRAME_DEFAULT=conn), log, "dags", "test", DAG_ID, secret=KEY)
 
         port = free_port()
         api_log = home / "api-server.log"
-        server = servers.start(
-            [str(AIRFLOW), "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            env, api_log,
-        )  # fmt: skip
+        server = start_api_server(servers, env, port, api_log)
         base = f"http://127.0.0.1:{port}"
-        wait_until_up(f"{base}/api/v2/monitor/health", server, api_log)
+        wait_until_up(f"{base}/api/v2/monitor/health", server, api_log, secret=KEY)
         ui = AirflowUI(base, emulator_url, emulator_port, home, run_id="")
         [run] = ui.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns")["dag_runs"]
         assert run["state"] == "success"
@@ -217,28 +119,6 @@ def airflow_ui() -> Iterator[AirflowUI]:
     finally:
         servers.stop_all()
         shutil.rmtree(home, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (scripts/dev.py)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(20_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def screenshot(page: Any, name: str) -> None:
