@@ -16,7 +16,7 @@ from .clock import Clock
 from .config import EmulatorConfig
 from .responses import drop_connection, error_response, retry_after_value
 
-Action = Literal["status", "drop_before", "drop_after", "malformed", "delay"]
+Action = Literal["status", "drop_before", "drop_after", "malformed", "delay", "delay_after"]
 ACTIONS: tuple[str, ...] = get_args(Action)
 
 _ERROR_MESSAGES = {
@@ -25,6 +25,8 @@ _ERROR_MESSAGES = {
     502: "Bad gateway",
     503: "Service temporarily unavailable",
 }
+# How often a held answer checks that its client is still there.
+_HOLD_CHECK_INTERVAL = 0.05
 _HTML_PAGE = "<html><head><title>{code} {phrase}</title></head><body><h1>{code} {phrase}</h1></body></html>"
 
 
@@ -34,7 +36,10 @@ class FaultRule:
     One fault for the next ``times`` requests whose method and path (a prefix) match.
 
     ``malformed`` with a status of 300 or more answers an HTML page without handling the
-    request; below 300 the request is handled and its JSON answer is cut in half.
+    request; below 300 the request is handled and its JSON answer is cut in half. ``delay`` waits
+    ``delay`` seconds before the request is handled; ``delay_after`` handles it at once (a job or a LoRA
+    exists and is paid for) and holds its answer ``delay`` seconds, less if the client goes away
+    meanwhile: a client that dies or gives up has lost the answer to a request that took effect.
     """
 
     action: Action
@@ -146,6 +151,10 @@ class FaultInjector:
         if rule.action == "delay":
             await asyncio.sleep(rule.delay)
             return await handler(request)
+        if rule.action == "delay_after":
+            response = await handler(request)
+            await _hold_while_connected(request, rule.delay)
+            return response
         if rule.action == "drop_before":
             return drop_connection(request)
         if rule.action == "drop_after":
@@ -159,6 +168,17 @@ class FaultInjector:
             page = _HTML_PAGE.format(code=status, phrase=phrase)
             return web.Response(status=status, text=page, content_type="text/html")
         return _truncated(await handler(request))
+
+
+async def _hold_while_connected(request: web.Request, seconds: float) -> None:
+    """Wait ``seconds``, or less if the client goes away meanwhile: nobody is left to answer then."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (left := deadline - loop.time()) > 0:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        await asyncio.sleep(min(left, _HOLD_CHECK_INTERVAL))
 
 
 def _truncated(response: web.StreamResponse) -> web.StreamResponse:

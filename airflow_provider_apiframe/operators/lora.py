@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_apiframe.waiting.events import LoraEnded
+    from airflow_provider_apiframe.wire.loras import Lora
 
 NAME_MAX = 60
 # The digest that makes the LoRA's name the task instance's own: a retry finds the LoRA by it.
@@ -191,6 +192,8 @@ class ApiframeLoraTrainOperator(ResumableJobMixin, ApiframeHookMixin, BaseOperat
         self.deferrable = deferrable
         self.poll_interval = positive_seconds(self.task_id, "poll_interval", poll_interval)
         self.timeout = positive_seconds(self.task_id, "timeout", timeout)
+        # The LoRA an earlier try made, when this try found it by its name.
+        self._found: Lora | None = None
         with errors_named_for(self.task_id):
             self._fields(only_literals=True)
 
@@ -227,9 +230,8 @@ class ApiframeLoraTrainOperator(ResumableJobMixin, ApiframeHookMixin, BaseOperat
         name = self.lora_name(context)
         known = self.hook.find_lora(name)
         if known is not None and known.status is not LoraStatus.FAILED:
-            self.log.info(
-                "LoRA %s (%s) exists already, %s: waiting for it", known.id, name, known.status.value
-            )
+            self.log.info("LoRA %s (%s) exists already, %s", known.id, name, known.status.value)
+            self._found = known
             return known.id
         fields = {**self._fields(), "name": name}
         with tempfile.TemporaryDirectory(prefix="apiframe-lora-") as downloads:
@@ -271,6 +273,10 @@ class ApiframeLoraTrainOperator(ResumableJobMixin, ApiframeHookMixin, BaseOperat
         lora_id = str(external_id)
         deadline = time.time() + self.timeout
         context["ti"].xcom_push(key="lora_id", value=lora_id)
+        found = self._found
+        if found is not None and found.id == lora_id and not found.status.is_training:
+            # An earlier try's LoRA that has ended: no trigger to wait on (and none to race the retry).
+            return self.execute_complete(context, lora_ended(found))
         if self.deferrable:
             self.defer(
                 trigger=ApiframeLoraTrigger(
@@ -320,8 +326,10 @@ class ApiframeLoraArchiveOperator(ApiframeHookMixin, BaseOperator):
     """
     Archive a LoRA (``DELETE /v2/loras/{id}``) once the tasks that use it are done.
 
-    Give it ``trigger_rule="all_done"`` to archive even when a generation failed. Archiving an archived
-    LoRA is no error.
+    Make it the training's teardown (``generate >> archive.as_teardown(setups=train)``) to archive even
+    when a generation failed: a teardown does not decide the run's state, so the failure still fails the
+    run (a ``trigger_rule="all_done"`` leaf would make it succeed). Archiving an archived LoRA is no
+    error.
 
     :param lora_id: The LoRA, e.g. ``train.output["id"]``. Templated.
     :param apiframe_conn_id: The Airflow connection holding the API key.

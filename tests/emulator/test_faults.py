@@ -123,6 +123,30 @@ def test_delay_rule_slows_the_answer_down(api, server):
     assert time.monotonic() - started < 0.3
 
 
+def test_delay_after_holds_the_answer_of_a_request_that_already_took_effect(api, server):
+    """A client that gives up while the answer is held has lost it: the job exists and is paid for."""
+    held = {"method": "POST", "path": "/v2/images/generate", "action": "delay_after", "delay": 30.0}
+    server.add_faults(held)
+    started = time.monotonic()
+    with pytest.raises(requests.ReadTimeout):
+        requests.post(f"{api.url}/v2/images/generate", json=BODY, headers=api.headers(), timeout=0.3)
+    stats = server.stats()
+    assert (stats["submits"], stats["jobs_created"], stats["credits_charged"]) == (1, 1, 7)
+    # The client has gone: the answer is not held for the rest of the 30 s (it is counted once released).
+    while server.stats()["responses_by_status"].get("202") != 1:
+        assert time.monotonic() - started < 5, "the answer is still held for a client that has gone"
+        time.sleep(0.05)
+    # A client that waits gets the real answer, late; the rule is spent after it.
+    server.add_faults({**held, "delay": 0.5})
+    started = time.monotonic()
+    assert api.submit().status_code == 202
+    assert time.monotonic() - started >= 0.5
+    started = time.monotonic()
+    assert api.submit().status_code == 202
+    assert time.monotonic() - started < 0.5
+    assert server.stats()["jobs_created"] == 3
+
+
 def test_rules_can_be_added_over_http_and_bad_ones_are_refused(api, server):
     rule = {"method": "GET", "path": "/v2/me", "action": "status", "status": 502}
     added = requests.post(f"{api.url}/_emulator/faults", json={"rules": [rule]}, timeout=10)

@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "example_dags"
 # What the demo writes beside the images.
 DEMO_FILES = {"contact_sheet.html", "contact_sheet.png", "airflow.log"}
+# Where example_apiframe_lora_style keeps its training data set and what it drew with the LoRA.
+LORA_FOLDERS = {"linocut_style", "linocut_lora"}
 
 
 def test_example_dags_parse_without_errors():
@@ -38,6 +40,7 @@ def test_example_dags_parse_without_errors():
         "example_apiframe_midjourney",
         "example_apiframe_clip_with_music",
         "example_apiframe_review",
+        "example_apiframe_lora_style",
     } <= set(bag.dag_ids)
 
 
@@ -70,7 +73,8 @@ def dag_runs(tmp_path_factory):
     from airflow_provider_apiframe.emulator import EmulatorConfig, EmulatorServer
 
     tmp = tmp_path_factory.mktemp("dags")
-    media = {"video_duration_factor": 2.0, "music_duration_factor": 2.0}
+    # A LoRA trains in 3 s, done by the trigger's first read (5 s after the task defers).
+    media = {"video_duration_factor": 2.0, "music_duration_factor": 2.0, "lora_duration_factor": 3.0}
     with EmulatorServer(EmulatorConfig(api_keys=(TEST_KEY,), job_duration=1.0, **media)) as server:
         result = subprocess.run(
             [
@@ -98,6 +102,8 @@ def dag_runs(tmp_path_factory):
                 "example_apiframe_midjourney",
                 "--dag",
                 "example_apiframe_clip_with_music",
+                "--dag",
+                "example_apiframe_lora_style",
                 "--output",
                 tmp / "images",
                 "--airflow-home",
@@ -115,14 +121,30 @@ def dag_runs(tmp_path_factory):
             },
         )
         stats = server.stats()
-    return result, tmp, stats
+        # What the API holds of the LoRA DAG: its LoRAs (archived ones too) and its flux-lora jobs.
+        lora_api = {
+            "loras": emulator_get(server, "/v2/loras?includeArchived=true")["items"],
+            "flux_lora_jobs": emulator_get(server, "/v2/jobs?model=flux-lora")["jobs"],
+        }
+    return result, tmp, stats, lora_api
+
+
+def emulator_get(server, path: str) -> dict:
+    """One of the API's own answers, as the team's key reads it."""
+    import requests
+
+    response = requests.get(f"{server.url}{path}", headers={"X-API-Key": TEST_KEY}, timeout=30)
+    response.raise_for_status()
+    return response.json()
 
 
 def test_dags_succeed_and_write_images_of_the_requested_size(dag_runs):
-    result, tmp, stats = dag_runs
+    result, tmp, stats, _ = dag_runs
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     found = []
     stored = [p for p in (tmp / "images").rglob("*.*") if p.is_file() and p.name not in DEMO_FILES]
+    # The LoRA DAG's data sets have a test of their own.
+    stored = [p for p in stored if not LORA_FOLDERS & set(p.relative_to(tmp / "images").parts)]
     # The clip's mask is the DAG's own drawing; its video and songs are checked below.
     for path in sorted(p for p in stored if p.suffix in (".png", ".jpg") and p.parent.name != "masks"):
         with Image.open(path) as image:
@@ -145,11 +167,12 @@ def test_dags_succeed_and_write_images_of_the_requested_size(dag_runs):
     ) == sorted(singles + batch + models + posters + chains)
     # Ideogram's size for 4:3 is the API's choice: the ratio is what was asked.
     assert len(ideogram) == 2 and all(abs(w / h - 4 / 3) < 0.02 for _, _, (w, h) in ideogram)
-    assert stats["jobs_created"] == 8 + 6 + 1 + 3 + 3 + 2 + 6
+    # The LoRA DAG's 20 training images and its flux-lora image.
+    assert stats["jobs_created"] == 8 + 6 + 1 + 3 + 3 + 2 + 6 + 20 + 1
 
 
 def test_the_clip_and_its_music_are_stored_as_they_were_asked(dag_runs, tmp_path):
-    result, tmp, _ = dag_runs
+    result, tmp, _, _ = dag_runs
     assert result.returncode == 0
     clip = tmp / "images" / "clip"
     [video] = clip.rglob("*.mp4")
@@ -171,16 +194,16 @@ def test_the_clip_and_its_music_are_stored_as_they_were_asked(dag_runs, tmp_path
 
 
 def test_the_demo_prints_a_summary_and_a_contact_sheet_of_every_image(dag_runs):
-    result, tmp, stats = dag_runs
+    result, tmp, stats, _ = dag_runs
     output = tmp / "images"
     lines = result.stdout.splitlines()
-    # One line per step, one per image, a few more: Airflow's own log is in the file the summary names.
-    assert len(lines) < 60, result.stdout
-    assert sum(" ok (" in line for line in lines) == 1 + 9  # db migrate, then each DAG
+    listed = re.findall(r"\n  \S+\.(?:png|jpg|mp4|wav) ", result.stdout)
+    # One line per step, one per file, a few more: Airflow's own log is in the file the summary names.
+    assert len(lines) < 1 + 10 + len(listed) + 10, result.stdout
+    assert sum(" ok (" in line for line in lines) == 1 + 10  # db migrate, then each DAG
     assert f"Airflow's log: {output / 'airflow.log'}" in result.stdout
     assert "dags test example_apiframe_models" in (output / "airflow.log").read_text()
     page = (output / "contact_sheet.html").read_text()
-    listed = re.findall(r"\n  \S+\.(?:png|jpg|mp4|wav) ", result.stdout)
     # Every job's file but the chains' intermediate ones (the shot and its upscale, the grid; the clip's
     # image, its hat, the clip before its upscale and the song before its extension), and Suno's extend
     # makes two songs.
@@ -191,8 +214,39 @@ def test_the_demo_prints_a_summary_and_a_contact_sheet_of_every_image(dag_runs):
         assert sheet.width == 4 * (256 + 16) and sheet.height > 256
 
 
+def manifest_rows(folder: Path) -> list[dict]:
+    """Every row of every part of a stored data set."""
+    return [json.loads(line) for manifest in folder.rglob("metadata.jsonl") for line in manifest.open()]
+
+
+def test_a_lora_trained_on_the_stored_style_set_draws_with_its_trigger_word_then_is_archived(dag_runs):
+    """
+    example_apiframe_lora_style: 20 images stored as a data set, one LoRA trained on it, and the flux-lora
+    job sent that LoRA's id and its trigger word, both straight from the training task's output.
+    """
+    result, tmp, stats, lora_api = dag_runs
+    assert result.returncode == 0
+    [run_folder] = (tmp / "images" / "linocut_style").iterdir()  # the run's own data set
+    rows = manifest_rows(run_folder)
+    assert len(rows) == len(list(run_folder.rglob("*.png"))) == 20
+    assert {row["model"] for row in rows} == {"flux-2-dev"} and len({row["id"] for row in rows}) == 20
+    # Exactly one LoRA, trained on those 20 images as a style, and archived once the generation was done.
+    assert stats["loras_created"] == 1 and stats["loras_by_status"] == {"ARCHIVED": 1}
+    [lora] = lora_api["loras"]
+    assert lora["name"].startswith("Linocut ") and lora["subjectKind"] == "style"
+    assert lora["imageCount"] == 20 and lora["completedAt"] and lora["error"] is None
+    # The one flux-lora job sent that LoRA's id, and its trigger word in the prompt.
+    [job] = lora_api["flux_lora_jobs"]
+    assert job["status"] == "COMPLETED"
+    assert job["input"]["fluxLoraParams"]["loraId"] == lora["id"]
+    assert f"{lora['triggerWord']} style" in job["input"]["prompt"]
+    # Its image is stored in a data set of its own, with the prompt as it was sent.
+    [row] = manifest_rows(tmp / "images" / "linocut_lora")
+    assert (row["job_id"], row["prompt"], row["model"]) == (job["id"], job["input"]["prompt"], "flux-lora")
+
+
 def test_a_run_where_every_task_succeeds_logs_no_error_and_no_warning_of_ours(dag_runs):
-    result, tmp, _ = dag_runs
+    result, tmp, _, _ = dag_runs
     assert result.returncode == 0
     lines = (tmp / "images" / "airflow.log").read_text().splitlines()
     # Airflow 3's structlog level ("[error    ]"), Airflow 2's logging ("{file.py:12} ERROR - ...").
@@ -202,7 +256,7 @@ def test_a_run_where_every_task_succeeds_logs_no_error_and_no_warning_of_ours(da
 
 
 def test_the_key_appears_in_no_output_nor_log(dag_runs):
-    result, tmp, _ = dag_runs
+    result, tmp, _, _ = dag_runs
     assert TEST_KEY not in result.stdout and TEST_KEY not in result.stderr
     assert_key_in_no_file(tmp / "home")
     assert_key_in_no_file(tmp / "images")  # Airflow's log, the contact sheet, the images
@@ -236,7 +290,7 @@ def test_every_task_links_to_its_first_image(dag_runs):
 
     from airflow import __version__ as airflow_version
 
-    _, tmp, _ = dag_runs
+    _, tmp, _, _ = dag_runs
     home = tmp / "home"
     with sqlite3.connect(home / "airflow.db") as db:
         rows = db.execute("SELECT dag_id, task_id, map_index, run_id, key, value FROM xcom").fetchall()
@@ -267,7 +321,7 @@ def test_every_task_links_to_its_first_image(dag_runs):
 def test_a_generate_task_says_what_it_cost(dag_runs):
     import sqlite3
 
-    _, tmp, _ = dag_runs
+    _, tmp, _, _ = dag_runs
     with sqlite3.connect(tmp / "home" / "airflow.db") as db:
         rows = db.execute(
             "SELECT map_index, value FROM xcom WHERE dag_id = 'example_apiframe_imagen_mapped' "
@@ -279,7 +333,7 @@ def test_a_generate_task_says_what_it_cost(dag_runs):
 
 
 def test_generating_tasks_report_lineage_model_in_cdn_folder_out(dag_runs):
-    _, tmp, _ = dag_runs
+    _, tmp, _, _ = dag_runs
     events = [json.loads(line) for line in (tmp / "lineage.jsonl").read_text().splitlines()]
     completed = {e["job"]["name"]: e for e in events if e["eventType"] == "COMPLETE"}
 
@@ -307,7 +361,7 @@ def test_generating_tasks_report_lineage_model_in_cdn_folder_out(dag_runs):
 def test_the_examples_sum_what_their_run_spent(dag_runs, dag_id):
     import sqlite3
 
-    _, tmp, _ = dag_runs
+    _, tmp, _, _ = dag_runs
     with sqlite3.connect(tmp / "home" / "airflow.db") as db:
         costs = dict(
             db.execute("SELECT task_id, value FROM xcom WHERE dag_id = ? AND key = 'credit_cost'", (dag_id,))

@@ -9,10 +9,13 @@ reaches its own emulator through its own connection, so each test counts only it
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from airflow_provider_apiframe.emulator import EmulatorConfig, EmulatorServer
 from benchmarks.airflow_cluster import AirflowCluster
@@ -30,7 +33,16 @@ EMULATORS = {
     "apiframe_batch_deaths": EmulatorConfig(
         api_keys=(TEST_KEY,), job_duration=3.0, rate_limit_per_minute=BATCH_RATE_LIMIT
     ),
+    # The LoRA trains for an hour: the test ends the training itself, once the second try waits for it.
+    "apiframe_lora_lost_answer": EmulatorConfig(
+        api_keys=(TEST_KEY,), job_duration=RESTART_JOB_DURATION, lora_duration_factor=1.0
+    ),
 }
+# How long the API holds the answer to the POST that created the LoRA: the worker is killed meanwhile.
+# Shorter than the hook's request timeout (60 s), so that only the kill can make a second try.
+LORA_ANSWER_HELD = 30.0
+# The API's price of a training, charged when the LoRA is created.
+LORA_COST = 2
 CONNECTION_EXTRAS = {"apiframe_batch_deaths": {"rate_limit_per_minute": BATCH_RATE_LIMIT}}
 
 
@@ -44,6 +56,7 @@ def airflow(tmp_path_factory):
         for dag_id, server in servers.items()
     }
     env["APIFRAME_RESTART_RESULT"] = str(tmp / "urls.json")
+    env["APIFRAME_LORA_IMAGES"] = str(training_images(tmp / "lora_images", 15))
     try:
         with AirflowCluster(tmp / "home", HERE / "death_dags", env) as cluster:
             cluster.wait_for(
@@ -54,6 +67,14 @@ def airflow(tmp_path_factory):
     finally:
         for server in servers.values():
             server.stop()
+
+
+def training_images(folder: Path, count: int) -> Path:
+    """``count`` small PNGs of one style, named as the LoRA DAG reads them."""
+    folder.mkdir(parents=True)
+    for number in range(count):
+        Image.new("RGB", (64, 64), (20 + number * 12, 60, 140)).save(folder / f"style-{number:02d}.png")
+    return folder
 
 
 @pytest.fixture
@@ -153,3 +174,56 @@ def test_a_batch_survives_its_triggerer_killed_mid_submission_and_its_worker_kil
     else:
         # The retry resent every row: each got its job back by its key.
         assert stats["idempotent_replays"] >= submitted_before_the_death + rows
+
+
+def executor_reported(cluster: AirflowCluster, dag_id: str, try_number: int) -> bool:
+    """Whether the scheduler has taken in the executor's word that a try's process ended (its log says)."""
+    log = (cluster.home / "scheduler.log").read_text(errors="replace")
+    return any(
+        f"dag_id='{dag_id}'" in line and f"try_number={try_number}," in line
+        for line in log.splitlines()
+        if "Received executor event with state success" in line
+    )
+
+
+def test_a_worker_killed_before_the_lora_answer_arrived_is_retried_and_trains_nothing_more(airflow, cluster):
+    """
+    The worker is SIGKILLed after the API created (and charged) the LoRA, before the answer reached it:
+    the id is nowhere, neither in the task state store nor in XCom. The second try finds the LoRA by
+    the task instance's name and waits for it on the triggerer: one LoRA, paid once.
+    """
+    dag_id = "apiframe_lora_lost_answer"
+    server = airflow[1][dag_id]
+    server.add_faults(
+        {"method": "POST", "path": "/v2/loras", "action": "delay_after", "delay": LORA_ANSWER_HELD}
+    )
+    cluster.cli("dags", "trigger", dag_id)
+    cluster.wait_for("the LoRA's creation", lambda: server.stats()["loras_created"] == 1, timeout=240)
+    [(pid, try_number)] = cluster.query("select pid, try_number from task_instance where dag_id = ?", dag_id)
+    assert pid and try_number == 1
+    os.kill(int(pid), signal.SIGKILL)  # the process running the first try, as Airflow recorded it
+
+    cluster.wait_for(
+        "the second try to defer",
+        lambda: (
+            cluster.query("select state, try_number from task_instance where dag_id = ?", dag_id)
+            == [("deferred", 2)]
+        ),
+        timeout=240,
+    )
+    # Airflow fails a task whose trigger fires before the scheduler has heard that the deferring
+    # process ended (apache/airflow#66374): the training ends only after that.
+    cluster.wait_for("the deferral's exit", lambda: executor_reported(cluster, dag_id, 2), timeout=60)
+    server.advance_clock(RESTART_JOB_DURATION)
+    state = cluster.wait_for("the DAG run to end", lambda: run_state(cluster, dag_id), timeout=300)
+    [(task_state, try_number)] = cluster.query(
+        "select state, try_number from task_instance where dag_id = ?", dag_id
+    )
+    stats = server.stats()
+    assert (state, task_state, try_number) == ("success", "success", 2)
+    assert stats["loras_created"] == 1 and stats["credits_charged"] == LORA_COST
+    assert stats["loras_by_status"] == {"READY": 1}
+    # The second try found the first try's LoRA by its name: it sent no POST of its own.
+    logs = cluster.home / "logs" / f"dag_id={dag_id}"
+    [second] = [path for path in logs.rglob("attempt=2.log") if path.is_file()]
+    assert "exists already" in second.read_text()

@@ -50,7 +50,7 @@ DAG_ID = "example_apiframe_imagen"
 # New for every run, so that the scan for it at the end cannot be fooled by an older run's files.
 KEY = f"afk_ui_test_{secrets.token_hex(8)}"
 SETTINGS = ("Request timeout (s)", "Retry for (s)", "Max retries", "Rate limit per minute")
-SETTINGS += ("Rate limit Redis connection",)
+SETTINGS += ("Rate limit Redis connection", "Credit limit", "Credit limit per")
 UNUSED = ("Port", "Schema", "Login")
 
 
@@ -181,7 +181,7 @@ def test_add_form_shows_the_api_url_key_and_typed_settings_only(page, airflow_ui
     open_extra_fields(dialog)
     for label in SETTINGS:
         expect(dialog.get_by_text(label, exact=True)).to_be_visible()
-    for name in ("timeout", "retry_timeout", "max_retries", "rate_limit_per_minute"):
+    for name in ("timeout", "retry_timeout", "max_retries", "rate_limit_per_minute", "credit_limit"):
         expect(setting_input(dialog, name)).to_have_role("spinbutton")  # a number field
     expect(setting_input(dialog, "rate_limit_redis_conn_id")).to_have_role("textbox")
     setting_input(dialog, "rate_limit_redis_conn_id").scroll_into_view_if_needed()
@@ -198,6 +198,7 @@ def test_add_form_saves_the_settings_under_the_extra_keys_client_settings_reads(
     setting_input(dialog, "max_retries").fill("2")
     setting_input(dialog, "rate_limit_per_minute").fill("0")
     setting_input(dialog, "timeout").fill("12.5")
+    setting_input(dialog, "credit_limit").fill("500")
     screenshot(page, "add-form-filled")
     dialog.get_by_role("button", name="Save").click()
     expect(dialog).to_be_hidden()
@@ -214,10 +215,13 @@ def test_add_form_saves_the_settings_under_the_extra_keys_client_settings_reads(
         "max_retries": 2,
         "rate_limit_per_minute": 0,
         "rate_limit_redis_conn_id": None,
+        "credit_limit": 500,
+        "credit_limit_per": None,
     }
     settings = ClientSettings.from_connection_extra(url, KEY, extra)
     assert (settings.timeout, settings.retry_timeout, settings.max_retries) == (12.5, 300.0, 2)
     assert (settings.rate_limit_per_minute, settings.rate_limit_redis_conn_id) == (0, None)
+    assert (settings.credit_limit, settings.credit_limit_per) == (500, "day")
 
 
 def test_test_connection_from_the_list(page, airflow_ui):

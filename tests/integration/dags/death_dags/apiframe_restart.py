@@ -1,5 +1,6 @@
 """
-DAGs for tests/integration/dags/test_process_deaths.py: a triggerer or a worker dies while jobs run.
+DAGs for tests/integration/dags/test_process_deaths.py: a triggerer or a worker dies while jobs run, or
+while a LoRA's creation is answered.
 
 The tests share one Airflow; each DAG reaches its own emulator through a connection named after it.
 """
@@ -16,6 +17,7 @@ from airflow.providers.common.compat.sdk import DAG, task
 
 from airflow_provider_apiframe.operators.batch import ImagenBatchGenerateOperator
 from airflow_provider_apiframe.operators.imagen import ImagenGenerateOperator
+from airflow_provider_apiframe.operators.lora import ApiframeLoraTrainOperator
 
 with DAG(dag_id="apiframe_restart", start_date=datetime(2026, 1, 1), schedule=None, catchup=False):
     generate = ImagenGenerateOperator(
@@ -71,6 +73,24 @@ with DAG(dag_id="apiframe_batch_deaths", start_date=datetime(2026, 1, 1), schedu
         task_id="generate",
         prompts=BATCH_ROWS,
         apiframe_conn_id="apiframe_batch_deaths",
+        poll_interval=1.0,
+        retries=1,
+        retry_delay=timedelta(seconds=0),
+    )
+
+
+# The test draws the training images in this folder before Airflow starts.
+LORA_IMAGES = os.environ.get("APIFRAME_LORA_IMAGES", "")
+
+with DAG(dag_id="apiframe_lora_lost_answer", start_date=datetime(2026, 1, 1), schedule=None, catchup=False):
+    # No hook of the test's in here: the test kills the task's process from outside while the API holds
+    # the answer to the POST that created the LoRA, and the retry has only the LoRA's name to go by.
+    ApiframeLoraTrainOperator(
+        task_id="train",
+        images=[f"{LORA_IMAGES}/style-{number:02d}.png" for number in range(15)],
+        name="Lost answer",
+        subject_kind="style",
+        apiframe_conn_id="apiframe_lora_lost_answer",
         poll_interval=1.0,
         retries=1,
         retry_delay=timedelta(seconds=0),
