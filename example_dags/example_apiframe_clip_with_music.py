@@ -106,7 +106,7 @@ with DAG(
     )
     song >> extended
 
-    @task(trigger_rule="all_done")
+    @task
     def spend(ti: Any = None) -> dict[str, int]:
         """What the run spent, task by task and in all: each apiframe task's ``credit_cost`` XCom."""
         from airflow_provider_apiframe.spending.report import run_credits

@@ -281,12 +281,17 @@ class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator)
         return job_id
 
     def credit_entry(self, context: Context) -> str:
-        """Name the job's entry in the credit ledger: the request as written, alike in every try."""
-        request = self.job_request()
-        return self.task_key(context, JobRequest(request.model, _plain(request.options), request.prompt))
+        """
+        Name the job's entry in the credit ledger: the task instance's, one job at a time.
+
+        Not the request: a later try may not know it as the first did (a decorated task's prompt comes
+        from its function, run before the task defers).
+        """
+        return self.task_key(context, JobRequest(self.operation.path, {}))
 
     def _settle_job(self, context: Context, credits: int | None) -> None:
-        if "ti" in context:  # only a task instance has a ledger entry
+        # Only a task instance under a connection's credit limit has a ledger entry.
+        if "ti" in context and self.hook.settings.credit_limit is not None:
             self.settle_credits(context, {self.credit_entry(context): credits})
 
     def get_job_status(self, external_id: Any, context: Context) -> str:

@@ -14,8 +14,9 @@ def run_credits(ti: Any, task_ids: Sequence[str]) -> dict[str, int]:
     """
     Return the credits each of ``task_ids`` spent in this DAG run, and their sum under ``"total"``.
 
-    For a task at the end of a DAG (``trigger_rule="all_done"``, so that a run that failed part way still
-    says what it cost): a task that spent nothing, or did not get as far as a job, counts 0.
+    For a task at the end of a DAG; a task that spent nothing, or did not get as far as a job, counts 0.
+    (With ``trigger_rule="all_done"`` it would also report a run that failed part way, but as the DAG's
+    last task its success would then hide the failure from the run's state.)
     """
     # One pull per task: a list of task ids gets back only the XComs that exist, not one per task.
     spent = {task_id: int(ti.xcom_pull(task_ids=task_id, key=CREDIT_COST_XCOM) or 0) for task_id in task_ids}

@@ -39,7 +39,9 @@ def test_two_processes_share_a_daily_limit_through_redis(tmp_path, redis_url):
         capture_output=True,
         timeout=300,
     )
-    shutil.copytree(homes[0], homes[1])
+    # The migrated database only: the generated airflow.cfg names its own home's database.
+    homes[1].mkdir()
+    shutil.copy(homes[0] / "airflow.db", homes[1] / "airflow.db")
     with EmulatorServer(EmulatorConfig(api_keys=(TEST_KEY,), job_duration=0.3)) as server:
         connection = connection_uri(
             server.url, credit_limit=LIMIT, rate_limit_redis_conn_id="limit_redis", max_retries=3
@@ -49,6 +51,7 @@ def test_two_processes_share_a_daily_limit_through_redis(tmp_path, redis_url):
             env = dict(
                 os.environ,
                 AIRFLOW_HOME=str(home),
+                AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db",
                 AIRFLOW__CORE__DAGS_FOLDER=str(HERE / "limit_dags"),
                 AIRFLOW__CORE__LOAD_EXAMPLES="False",
                 # Two Airflows starting at once on two cores: parsing may take longer than the default 30 s.
