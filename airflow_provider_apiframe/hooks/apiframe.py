@@ -30,13 +30,14 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeUnexpectedResponseError,
     ApiframeValidationError,
 )
+from airflow_provider_apiframe.utils import metrics
 from airflow_provider_apiframe.waiting.durations import MIN_SAMPLES, history_for
 from airflow_provider_apiframe.waiting.events import JobEvent
 from airflow_provider_apiframe.waiting.pages import DurationLearner, page_request, parse_page
 from airflow_provider_apiframe.waiting.watch import JobWatch
 from airflow_provider_apiframe.wire.api_url import INSECURE_HTTP_KEY, api_base_url
 from airflow_provider_apiframe.wire.idempotency import KeyChain, one_off_key
-from airflow_provider_apiframe.wire.jobs import Job, SubmittedJob, parse_job, parse_submitted
+from airflow_provider_apiframe.wire.jobs import Job, JobStatus, SubmittedJob, parse_job, parse_submitted
 from airflow_provider_apiframe.wire.loras import (
     LORAS_PATH,
     MAX_PAGES,
@@ -250,7 +251,9 @@ class ApiframeHook(HttpHook):
         self, body: Mapping[str, Any], idempotency_key: str, *, path: str = IMAGE_GENERATION.path
     ) -> SubmittedJob:
         """Send one submit as it is (no check, no resubmission) and read the API's 202 answer."""
-        return parse_submitted(self.transport.send(submit_request(path, body, idempotency_key)))
+        return counted(
+            body, parse_submitted(self.transport.send(submit_request(path, body, idempotency_key)))
+        )
 
     def upload(self, file: FileToUpload, sha256: str | None = None) -> Upload:
         """
@@ -503,9 +506,19 @@ class AsyncApiframeClient:
         self, body: Mapping[str, Any], idempotency_key: str, *, path: str = IMAGE_GENERATION.path
     ) -> SubmittedJob:
         """Send one submit as it is and read the API's 202 answer."""
-        return parse_submitted(await self.transport.send(submit_request(path, body, idempotency_key)))
+        return counted(
+            body, parse_submitted(await self.transport.send(submit_request(path, body, idempotency_key)))
+        )
 
 
 def submit_request(path: str, body: Mapping[str, Any], idempotency_key: str) -> ApiRequest:
     """Build the request that submits ``body`` to an operation's endpoint under an idempotency key."""
     return ApiRequest("POST", path, body=body, idempotency_key=idempotency_key)
+
+
+def counted(body: Mapping[str, Any], submitted: SubmittedJob) -> SubmittedJob:
+    """Count a submit the API answered with a new job (a replay answers its job's status, mostly later)."""
+    if submitted.status is JobStatus.QUEUED:
+        model = body.get("model", body.get("action"))
+        metrics.jobs("submitted", model if isinstance(model, str) else "unknown")
+    return submitted

@@ -33,6 +33,7 @@ from airflow_provider_apiframe.operators.arguments import (
     positive_seconds,
 )
 from airflow_provider_apiframe.spending.report import CREDIT_COST_XCOM
+from airflow_provider_apiframe.utils import metrics
 from airflow_provider_apiframe.waiting.events import JobEvent
 from airflow_provider_apiframe.wire.idempotency import task_instance_key
 from airflow_provider_apiframe.wire.jobs import JobStatus
@@ -134,6 +135,7 @@ class ApiframeJobTaskMixin(ApiframeHookMixin):
     def report_spend(self, context: Context, credits: int) -> None:
         """Push what the task spent to XCom and say it in the log's last line."""
         self._credits = credits
+        metrics.credits_spent(self.model, credits)
         context["ti"].xcom_push(key=CREDIT_COST_XCOM, value=credits)
         self.log.info("apiframe: this task spent %d credits", credits)  # type: ignore[attr-defined]
 
@@ -351,11 +353,14 @@ class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator)
         return self._result(context, event)
 
     def _result(self, context: Context, event: JobEvent | None) -> list[str]:
+        model = str(self.job_request().model)
         try:
             done = finished(context, event, self.log)
         except ApiframeJobFailedError:
+            metrics.jobs("failed", model)
             self._settle_job(context, None)  # a failed job is refunded
             raise
+        metrics.jobs("completed", model)
         self._images = list(done["images"])
         self._settle_job(context, done["credit_cost"])
         if not self.store_to:

@@ -31,6 +31,7 @@ from airflow_provider_apiframe.operators.arguments import (
     positive_seconds,
 )
 from airflow_provider_apiframe.operators.job import ApiframeJobTaskMixin
+from airflow_provider_apiframe.utils import metrics
 from airflow_provider_apiframe.waiting.events import BatchSubmitted, BatchWaited, JobEvent, JobFailed
 
 if TYPE_CHECKING:
@@ -307,6 +308,8 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
             len(rows) - len(failed),
             len(failed),
         )
+        metrics.jobs("completed", self.model, len(rows) - len(failed))
+        metrics.jobs("failed", self.model, len(failed))
         self.report_spend(context, credits)
         if failed and not self.accept_partial:
             named = "; ".join(

@@ -32,6 +32,7 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeTransientError,
     ApiframeValidationError,
 )
+from airflow_provider_apiframe.utils import metrics
 from airflow_provider_apiframe.waiting.durations import MIN_SAMPLES, history_for
 from airflow_provider_apiframe.waiting.pages import PAGE_SIZE, DurationLearner, Page, page_request, parse_page
 from airflow_provider_apiframe.wire.jobs import Job, parse_job
@@ -127,9 +128,11 @@ class StatusHub:
         self._refilter()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="apiframe-status-hub")
+        metrics.waiting(1)
         try:
             yield Subscription(self, waiter)
         finally:
+            metrics.waiting(-1)
             others = [w for w in self.waiters.get(job_id, []) if w is not waiter]
             if others:
                 self.waiters[job_id] = others

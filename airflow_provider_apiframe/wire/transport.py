@@ -32,6 +32,7 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeUnexpectedResponseError,
     ApiframeValidationError,
 )
+from airflow_provider_apiframe.utils import metrics
 from airflow_provider_apiframe.wire.bounded_read import async_body, sync_body
 from airflow_provider_apiframe.wire.budgets import budget_for
 from airflow_provider_apiframe.wire.multipart import FormPart, MultipartBody
@@ -184,6 +185,11 @@ class ApiRequest:
         # Only paths under the configured base URL: no caller can aim a request, and the key, elsewhere.
         if not self.path.startswith("/"):
             raise ValueError(f"An API request's path must start with '/', got {self.path!r:.100}")
+
+    @property
+    def kind(self) -> str:
+        """What the request asks for, as the metrics name it (``submit``, ``job``, ``jobs_page``, ...)."""
+        return metrics.request_kind(self.method, self.path)
 
     @property
     def may_resend(self) -> bool:
@@ -363,6 +369,7 @@ def transport_failure(
 ) -> ApiframeTransientError:
     """Turn a failure to send a request or to read its answer into a transient error, without the key."""
     kind = "timed out" if isinstance(err, TimeoutError) or "Timeout" in type(err).__name__ else "failed"
+    metrics.answered(request.kind, None)
     return ApiframeTransientError(
         _redact(f"{request.describe()} to {settings.base_url} {kind}: {type(err).__name__}: {err}", settings)
     )
@@ -382,6 +389,7 @@ class Attempts:
         delay = retry_delay(self.settings, self.request, error, self.count, time.monotonic() - self.started)
         if delay is not None:
             log.warning("%s; retry %d in %.2f s", error, self.count + 1, delay)
+            metrics.retried(self.request.kind, delay)
             self.count += 1
         return delay
 
@@ -394,6 +402,9 @@ def paced_interpret(
     booking: Booking | None,
 ) -> Any:
     """``interpret``, telling the budget when the API says the key's budget is spent."""
+    metrics.answered(request.kind, response.status)
+    if booking is not None:
+        metrics.paced(booking.wait)
     if budget is not None and booking is not None and response.status == 429:
         budget.refused(parse_retry_after(response.headers), booking)
     return interpret(settings, request, response)

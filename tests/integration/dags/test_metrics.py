@@ -1,0 +1,136 @@
+"""
+The provider's metrics through Airflow's own Stats, received on a real UDP StatsD socket while a DAG runs
+(``dag.test()`` in its own process, Airflow's StatsD client) against an API that answers 429 and 503.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+from collections import Counter
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from airflow_provider_apiframe.emulator import EmulatorConfig, EmulatorServer
+from tests.conftest import TEST_KEY, connection_uri
+
+HERE = Path(__file__).resolve().parent
+pytestmark = pytest.mark.skipif(
+    Version(version("apache-airflow")).major < 3,
+    reason="Stats is reached through the compat layer alike on Airflow 2; one run suffices",
+)
+
+
+class StatsdListener:
+    """A UDP socket on loopback that keeps every StatsD line it receives."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.settimeout(0.2)
+        self.port = self.socket.getsockname()[1]
+        self.lines: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._receive, daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        while not self._stop.is_set():
+            try:
+                packet = self.socket.recv(65536)
+            except TimeoutError:
+                continue
+            self.lines.extend(packet.decode().splitlines())
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.socket.close()
+
+    def counters(self) -> Counter[str]:
+        """Each counter's total: ``name:3|c`` lines summed."""
+        totals: Counter[str] = Counter()
+        for line in self.lines:
+            match = re.fullmatch(r"(.+):(-?\d+)\|c(\|@[\d.]+)?", line)
+            if match:
+                totals[match[1]] += int(match[2])
+        return totals
+
+    def names(self, kind: str) -> set[str]:
+        """Names of the metrics of one StatsD type (``ms`` timers, ``g`` gauges)."""
+        return {line.split(":")[0] for line in self.lines if line.endswith(f"|{kind}")}
+
+
+def test_requests_retries_jobs_credits_and_waiting_jobs_arrive_over_statsd(tmp_path):
+    listener = StatsdListener()
+    home = tmp_path / "home"
+    try:
+        with EmulatorServer(EmulatorConfig(api_keys=(TEST_KEY,), job_duration=0.5)) as server:
+            server.add_faults(
+                {
+                    "method": "POST",
+                    "path": "/v2/images/generate",
+                    "action": "status",
+                    "status": 429,
+                    "times": 1,
+                },
+                {
+                    "method": "POST",
+                    "path": "/v2/images/generate",
+                    "action": "status",
+                    "status": 503,
+                    "times": 1,
+                },
+            )
+            env = dict(
+                os.environ,
+                AIRFLOW_HOME=str(home),
+                AIRFLOW__CORE__DAGS_FOLDER=str(HERE / "metrics_dags"),
+                AIRFLOW__CORE__LOAD_EXAMPLES="False",
+                AIRFLOW__METRICS__STATSD_ON="True",
+                AIRFLOW__METRICS__STATSD_HOST="127.0.0.1",
+                AIRFLOW__METRICS__STATSD_PORT=str(listener.port),
+                AIRFLOW_CONN_APIFRAME_DEFAULT=connection_uri(server.url, max_retries=6),
+            )
+            airflow = Path(sys.executable).parent / "airflow"
+            subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
+            done = subprocess.run(
+                [sys.executable, HERE / "run_dag.py", "apiframe_metrics"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert "RESULT " in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
+            stats = server.stats()
+    finally:
+        listener.close()
+    counters = listener.counters()
+    apiframe = {
+        name.split("apiframe.", 1)[1]: total for name, total in counters.items() if ".apiframe." in name
+    }
+    # Four jobs made (three rows, one that fails); the fault's 429 and 503 were each retried.
+    assert stats["jobs_created"] == 4
+    assert apiframe["jobs.submitted.imagen-4"] == 4
+    assert apiframe["jobs.completed.imagen-4"] == 3
+    assert apiframe["jobs.failed.imagen-4"] == 1
+    assert apiframe["credits_spent.imagen-4"] == 21
+    assert apiframe["rate_limited.submit"] == 1
+    assert apiframe["requests.submit.429"] == 1 and apiframe["requests.submit.503"] == 1
+    assert apiframe["requests.submit.202"] == stats["jobs_created"]  # the faults answered before a job was made
+    assert apiframe["retries.submit"] == 2
+    # Statuses come by job or by page, as the hub judges cheaper.
+    assert apiframe.get("requests.job.200", 0) + apiframe.get("requests.jobs_page.200", 0) >= 2, apiframe
+    timers = listener.names("ms")
+    assert any(name.endswith("apiframe.retry_wait") for name in timers), timers
+    assert any(name.endswith("apiframe.pacing_delay") for name in timers), timers
+    gauges = listener.names("g")
+    assert any(".apiframe.jobs_waiting." in name for name in gauges), gauges
+    assert TEST_KEY not in "\n".join(listener.lines)
