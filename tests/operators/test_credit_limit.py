@@ -101,3 +101,18 @@ def test_a_bad_limit_is_a_configuration_error(emulator, monkeypatch, extra, need
     monkeypatch.setenv("AIRFLOW_CONN_APIFRAME_DEFAULT", connection_uri(emulator.url, **extra))
     with pytest.raises(ApiframeConfigurationError, match=needle):
         ApiframeHook().settings  # noqa: B018
+
+
+def test_a_lora_training_counts_its_two_credits_and_a_failed_one_gives_them_back(emulator, limited, tmp_path):
+    from tests.operators.test_lora import faces, run_training, train
+
+    limited(3)
+    images = faces(tmp_path / "faces")
+    with pytest.raises(ApiframeJobFailedError):
+        run_training(train(images, name="Ana [fail]", task_id="failing"), TaskInstance(task_id="failing"))
+    lora = run_training(train(images), TaskInstance(task_id="train"))  # the failed one's 2 came back
+    assert lora["status"] == "READY"
+    refusal = r"3 credits per day .* 2 are spent .*\(dag\.train 2\).* LoRA training job by dag\.other"
+    with pytest.raises(ApiframeSpendLimitError, match=refusal):
+        train(images, task_id="other").execute({"ti": TaskInstance(task_id="other")})
+    assert emulator.stats()["loras_created"] == 2
