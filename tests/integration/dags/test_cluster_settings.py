@@ -1,13 +1,17 @@
 """
-The provider's metrics through Airflow's own Stats, received on a real UDP StatsD socket while a DAG runs
-(``dag.test()`` in its own process, Airflow's StatsD client) against an API that answers 429 and 503.
+A DAG run with the settings a cluster uses, against an API that answers 429 and 503 (``dag.test()`` in
+its own process): the provider's metrics through Airflow's own Stats, received on a real UDP StatsD
+socket, and a batch's results kept by the object-storage XCom backend (common.io) instead of the
+metadata database, read back by the next task.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -92,11 +96,15 @@ def test_requests_retries_jobs_credits_and_waiting_jobs_arrive_over_statsd(tmp_p
             env = dict(
                 os.environ,
                 AIRFLOW_HOME=str(home),
-                AIRFLOW__CORE__DAGS_FOLDER=str(HERE / "metrics_dags"),
+                AIRFLOW__CORE__DAGS_FOLDER=str(HERE / "cluster_dags"),
                 AIRFLOW__CORE__LOAD_EXAMPLES="False",
                 AIRFLOW__METRICS__STATSD_ON="True",
                 AIRFLOW__METRICS__STATSD_HOST="127.0.0.1",
                 AIRFLOW__METRICS__STATSD_PORT=str(listener.port),
+                # As a cluster keeps big batches' results: past a threshold (here 256 B), in object storage.
+                AIRFLOW__CORE__XCOM_BACKEND="airflow.providers.common.io.xcom.backend.XComObjectStorageBackend",
+                AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH=f"file://{tmp_path / 'xcom'}",
+                AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD="256",
                 AIRFLOW_CONN_APIFRAME_DEFAULT=connection_uri(server.url, max_retries=6),
             )
             airflow = Path(sys.executable).parent / "airflow"
@@ -135,3 +143,14 @@ def test_requests_retries_jobs_credits_and_waiting_jobs_arrive_over_statsd(tmp_p
     gauges = listener.names("g")
     assert any(".apiframe.jobs_waiting." in name for name in gauges), gauges
     assert TEST_KEY not in "\n".join(listener.lines)
+    # The batch's results went to object storage: the database holds where, the next task read them.
+    stored = [path for path in (tmp_path / "xcom").rglob("*") if path.is_file()]
+    assert any('"images"' in path.read_text() for path in stored), stored
+    with sqlite3.connect(home / "airflow.db") as db:
+        rows = dict(db.execute("SELECT task_id, value FROM xcom WHERE key = 'return_value'"))
+    assert "cdn" not in str(rows["batch"]) and "xcom" in str(rows["batch"])
+    assert (
+        json.loads(rows["count_images"])
+        if isinstance(rows["count_images"], str)
+        else rows["count_images"] == 3
+    )
