@@ -99,6 +99,10 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
 
     # The argument that holds the rows, as errors name it.
     rows_argument = "rows"
+    # Rows one submit trigger carries: its row in the trigger table stays small (about 0.4 MB of bodies
+    # at 500-character prompts), each chunk's jobs are recorded before the next is sent, and a triggerer
+    # that dies mid-submission leaves at most this many rows to send again.
+    submit_chunk = 500
 
     def batch_input(self) -> tuple[Any, Any]:
         """Return the rows as the DAG gave them and the options every row starts from."""
@@ -193,11 +197,11 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
     ) -> list[dict[str, Any]] | None:
         if not to_submit:
             return self._wait(context, rows, state)
+        from airflow_provider_apiframe.storage.inputs import with_urls
         from airflow_provider_apiframe.triggers.batch import ApiframeBatchSubmitTrigger, RowSubmit
 
         keys = self._keys(context, rows)
-        from airflow_provider_apiframe.storage.inputs import with_urls
-
+        to_submit = to_submit[: self.submit_chunk]
         urls = self._input_urls(to_submit)
         limit = self.hook.settings.rate_limit_per_minute or 6000
         self.defer(
@@ -236,8 +240,14 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
         keys = self._keys(context, rows)
         jobs = event["jobs"]
         record_jobs(context, {short_digest(keys[int(index)]): job_id for index, job_id in jobs.items()})
-        self.log.info("%d rows submitted; waiting for their jobs", len(jobs))
         state = BatchState(jobs=jobs, settled=event["settled"], started_at=event["started_at"])
+        remaining = [
+            row for row in rows if str(row.index) not in jobs and str(row.index) not in state.settled
+        ]
+        if remaining:
+            self.log.info("%d rows have a job; submitting the next of %d more", len(jobs), len(remaining))
+            return self._submit(context, rows, remaining, state)
+        self.log.info("%d rows submitted; waiting for their jobs", len(jobs))
         return self._wait(context, rows, state)
 
     def _wait(self, context: Context, rows: list[Row], state: BatchState) -> list[dict[str, Any]] | None:

@@ -5,6 +5,7 @@ tests/integration/dags."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from airflow.providers.common.compat.sdk import TaskDeferred
@@ -27,14 +28,20 @@ def batch(**kwargs):
     return ImagenBatchGenerateOperator(**kwargs)
 
 
-def run_to_end(op, context):
-    """execute, then each trigger as the triggerer would run it (rebuilt from its serialized kwargs)."""
+def run_to_end(op, context, deferred_to=None):
+    """
+    execute, then each trigger as the triggerer would run it (rebuilt from its serialized kwargs).
+
+    ``deferred_to(trigger class, kwargs)`` sees each trigger first.
+    """
     method, event = op.execute, None
     for _ in range(20):
         try:
             return method(context) if event is None else method(context, event)
         except TaskDeferred as deferred:
             _, kwargs = deferred.trigger.serialize()
+            if deferred_to is not None:
+                deferred_to(type(deferred.trigger), kwargs)
             event = asyncio.run(first_event(type(deferred.trigger)(**kwargs)))
             method = getattr(op, deferred.method_name)
     raise AssertionError("the batch never ended")
@@ -167,3 +174,46 @@ def test_any_model_takes_its_own_options_per_row(batch_conn):
     assert [r["status"] for r in results] == ["COMPLETED", "COMPLETED"]
     assert all(r["images"][0].endswith(".png") for r in results)
     assert ti.xcom["image_url"] == results[0]["images"][0]
+
+
+def test_rows_are_submitted_in_chunks_each_recorded_before_the_next(batch_conn):
+    op = batch(prompts=[f"koi {i}" for i in range(7)])
+    op.submit_chunk = 3
+    chunks = []
+
+    def deferred_to(trigger, kwargs):
+        if "submits" in kwargs:
+            chunks.append(len(kwargs["submits"]))
+            if len(chunks) == 2:  # a triggerer that dies mid-chunk: its successor runs the chunk again
+                asyncio.run(first_event(trigger(**kwargs)))
+
+    results = run_to_end(op, {"ti": TaskInstance(task_id="batch")}, deferred_to)
+    assert chunks == [3, 3, 1]
+    assert [len(row["images"]) for row in results] == [1] * 7
+    stats = batch_conn.stats()
+    # The chunk sent twice was paid once: 3 replays, 7 jobs.
+    assert (stats["jobs_created"], stats["submits"]) == (7, 10)
+
+
+def test_a_submit_trigger_stays_under_a_megabyte_at_ten_thousand_long_prompts(
+    apiframe_emulator_factory, monkeypatch
+):
+    server = apiframe_emulator_factory(api_keys=(TEST_KEY,), credits=100_000)
+    monkeypatch.setenv("AIRFLOW_CONN_APIFRAME_DEFAULT", connection_uri(server.url))
+    prompts = [
+        (f"{i:05d} " + "a koi under lotus leaves, ink and watercolour. " * 11)[:500] for i in range(10_000)
+    ]
+    assert {len(prompt) for prompt in prompts} == {500}
+    op = batch(prompts=prompts)
+    context = {"ti": TaskInstance(task_id="batch")}
+    with pytest.raises(TaskDeferred) as first:
+        op.execute(context)
+    # The last chunk carries every earlier row's job too.
+    jobs = {str(index): f"3f0c2a4e-0000-4000-8000-{index:012d}" for index in range(9_500)}
+    with pytest.raises(TaskDeferred) as last:
+        op.after_submit(context, {"jobs": jobs, "settled": {}, "started_at": 0.0})
+    for deferred in (first.value, last.value):
+        kwargs = deferred.trigger.serialize()[1]
+        assert len(kwargs["submits"]) == op.submit_chunk
+        assert len(json.dumps(kwargs).encode()) < 1_000_000
+    assert server.stats()["submits"] == 0
