@@ -105,6 +105,20 @@ class RunningSampler(threading.Thread):
             last = now
 
 
+def explain_failure(cluster: AirflowCluster, home: Path, dag_id: str) -> None:
+    """Print, for a run that did not succeed, each task's tries and the end of its logs (to stderr)."""
+    for task_id, map_index, state, try_number in cluster.query(
+        "select task_id, map_index, state, try_number from task_instance where dag_id = ?", dag_id
+    ):
+        print(f"task {task_id}[{map_index}]: {state}, try {try_number}", file=sys.stderr)
+    for log in sorted((home / "logs").rglob("*.log")):
+        if f"dag_id={dag_id}" in str(log):
+            print(f"--- {log.relative_to(home)}\n{log.read_text(errors='replace')[-2500:]}", file=sys.stderr)
+    for component in sorted(home.glob("*.log")):
+        lines = [line for line in component.read_text(errors="replace").splitlines() if dag_id in line]
+        print(f"--- {component.name}\n" + "\n".join(lines[-15:]), file=sys.stderr)
+
+
 def measure(name: str, args: argparse.Namespace) -> dict:
     rows, limit = args.rows, args.rate_limit
     emulator_args = [
@@ -142,6 +156,8 @@ def measure(name: str, args: argparse.Namespace) -> dict:
                 state = "cut off"
             sampler.stop.set()
             sampler.join()
+            if state != "success":
+                explain_failure(cluster, home, dag_id)
             [(start, end)] = cluster.query(
                 "select start_date, end_date from dag_run where dag_id = ?", dag_id
             )
