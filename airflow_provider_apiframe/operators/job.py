@@ -60,6 +60,28 @@ class ApiframeHookMixin:
 
         return ApiframeHook(apiframe_conn_id=self.apiframe_conn_id)
 
+    def enter_credits(self, context: Context, what: str, jobs: Mapping[str, int | None]) -> None:
+        """
+        Enter jobs (by entry, at the most each can cost) under the connection's credit limit, if it has one.
+
+        All or none: past the limit it raises ``ApiframeSpendLimitError`` and nothing is entered.
+        """
+        if self.hook.settings.credit_limit is None:
+            return
+        from airflow_provider_apiframe.spending.ledger import Spender
+        from airflow_provider_apiframe.spending.limits import enter_jobs
+
+        enter_jobs(self.hook.settings, Spender.of(context), what, jobs)
+
+    def settle_credits(self, context: Context, costs: Mapping[str, int | None]) -> None:
+        """Tell the connection's credit limit (if any) what jobs cost, by entry; None for a failed job."""
+        if self.hook.settings.credit_limit is None:
+            return
+        from airflow_provider_apiframe.spending.ledger import Spender
+        from airflow_provider_apiframe.spending.limits import settle_jobs
+
+        settle_jobs(self.hook.settings, Spender.of(context), costs)
+
 
 class ApiframeJobTaskMixin(ApiframeHookMixin):
     """
@@ -122,15 +144,6 @@ class ApiframeJobTaskMixin(ApiframeHookMixin):
 
         prices = self.price_jobs(requests) if prices is None else prices
         check_max_credits(self.max_credits, str(requests[0].model), prices)
-
-    def settle_credits(self, context: Context, costs: Mapping[str, int | None]) -> None:
-        """Tell the connection's credit limit (if any) what jobs cost, by entry; None for a failed job."""
-        if self.hook.settings.credit_limit is None:
-            return
-        from airflow_provider_apiframe.spending.ledger import Spender
-        from airflow_provider_apiframe.spending.limits import settle_jobs
-
-        settle_jobs(self.hook.settings, Spender.of(context), costs)
 
     def report_spend(self, context: Context, credits: int) -> None:
         """Push what the task spent to XCom and say it in the log's last line."""
@@ -292,8 +305,8 @@ class ApiframeJobOperator(ApiframeJobTaskMixin, ResumableJobMixin, BaseOperator)
         return self.task_key(context, JobRequest(self.operation.path, {}))
 
     def _settle_job(self, context: Context, credits: int | None) -> None:
-        # Only a task instance under a connection's credit limit has a ledger entry.
-        if "ti" in context and self.hook.settings.credit_limit is not None:
+        # Only a task instance has a ledger entry (and only under a credit limit: settle_credits checks).
+        if "ti" in context:
             self.settle_credits(context, {self.credit_entry(context): credits})
 
     def get_job_status(self, external_id: Any, context: Context) -> str:

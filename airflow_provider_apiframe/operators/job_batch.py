@@ -185,12 +185,11 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
                 cost,
                 balance,
             )
-        if self.hook.settings.credit_limit is not None:
-            from airflow_provider_apiframe.spending.ledger import Spender
-            from airflow_provider_apiframe.spending.limits import enter_jobs
-
-            entries = {keys[row.index]: price for row, price in zip(to_submit, prices, strict=True)}
-            enter_jobs(self.hook.settings, Spender.of(context), self.model, entries)
+        self.enter_credits(
+            context,
+            self.model,
+            {keys[row.index]: price for row, price in zip(to_submit, prices, strict=True)},
+        )
 
     def _submit(
         self, context: Context, rows: list[Row], to_submit: list[Row], state: BatchState

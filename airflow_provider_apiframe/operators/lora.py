@@ -236,7 +236,7 @@ class ApiframeLoraTrainOperator(ResumableJobMixin, ApiframeHookMixin, BaseOperat
             self._found = known
             return known.id
         fields = {**self._fields(), "name": name}
-        self._enter_training(context, name)
+        self.enter_credits(context, "LoRA training", {name: TRAINING_CREDITS})
         with tempfile.TemporaryDirectory(prefix="apiframe-lora-") as downloads:
             with errors_named_for(self.task_id):
                 files = gather_images(
@@ -253,23 +253,6 @@ class ApiframeLoraTrainOperator(ResumableJobMixin, ApiframeHookMixin, BaseOperat
                 lora_id = found.id
         self.log.info("LoRA %s (%s) is training on %d images", lora_id, name, len(files))
         return lora_id
-
-    def _enter_training(self, context: Context, name: str) -> None:
-        """Enter the training under the connection's credit limit, if it has one, by its name."""
-        if self.hook.settings.credit_limit is None:
-            return
-        from airflow_provider_apiframe.spending.ledger import Spender
-        from airflow_provider_apiframe.spending.limits import enter_jobs
-
-        enter_jobs(self.hook.settings, Spender.of(context), "LoRA training", {name: TRAINING_CREDITS})
-
-    def _settle_training(self, context: Context, credits: int | None) -> None:
-        if self.hook.settings.credit_limit is None:
-            return
-        from airflow_provider_apiframe.spending.ledger import Spender
-        from airflow_provider_apiframe.spending.limits import settle_jobs
-
-        settle_jobs(self.hook.settings, Spender.of(context), {self.lora_name(context): credits})
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
         """Read the LoRA's status."""
@@ -334,13 +317,13 @@ class ApiframeLoraTrainOperator(ResumableJobMixin, ApiframeHookMixin, BaseOperat
                 raise ApiframeJobTimeoutError(message, job_id=lora_id)
             if event.get("reason") in ("failed", "archived"):
                 if event.get("reason") == "failed":
-                    self._settle_training(context, None)  # refunded
+                    self.settle_credits(context, {self.lora_name(context): None})  # refunded
                 raise ApiframeJobFailedError(message, job_id=lora_id, status=str(event["reason"]).upper())
             raise ApiframeError(message)
         lora = dict(event.get("lora") or {})
         for key in RESULT_KEYS:
             context["ti"].xcom_push(key=key, value=lora.get(key))
-        self._settle_training(context, TRAINING_CREDITS)
+        self.settle_credits(context, {self.lora_name(context): TRAINING_CREDITS})
         self.log.info("LoRA %s is ready; its trigger word is %r", lora.get("id"), lora.get("triggerWord"))
         return lora
 
