@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -160,8 +161,8 @@ def _credits(value: object) -> int | None:
         return None
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
-    if isinstance(value, int | float) and not isinstance(value, bool) and value == int(value):
-        return int(value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return int(value) if value == int(value) else -1
     return -1
 
 

@@ -116,3 +116,13 @@ def test_a_lora_training_counts_its_two_credits_and_a_failed_one_gives_them_back
     with pytest.raises(ApiframeSpendLimitError, match=refusal):
         train(images, task_id="other").execute({"ti": TaskInstance(task_id="other")})
     assert emulator.stats()["loras_created"] == 2
+
+
+@pytest.mark.parametrize("limit", [float("inf"), float("nan"), 2.5, True])
+def test_a_limit_a_json_extra_cannot_hold_as_credits_is_a_configuration_error(limit):
+    from airflow_provider_apiframe.exceptions import ApiframeConfigurationError
+    from airflow_provider_apiframe.wire.transport import ClientSettings
+
+    # Python's JSON reads Infinity and NaN: an extra may hold them.
+    with pytest.raises(ApiframeConfigurationError, match="credit_limit must be a whole number"):
+        ClientSettings.from_connection_extra("https://api.apiframe.ai", "afk_x", {"credit_limit": limit})
