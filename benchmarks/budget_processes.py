@@ -17,14 +17,11 @@ import contextlib
 import json
 import os
 import select
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -79,39 +76,6 @@ def run_pair(env: Mapping[str, str], each: int, timeout: float = 900.0) -> PairR
                     os.killpg(client.pid, signal.SIGKILL)
                 client.wait()
     return PairRun(start, max(r["finished_at"] for r in reports), [r["outcomes"] for r in reports])
-
-
-@contextlib.contextmanager
-def redis_server() -> Iterator[str]:
-    """A throwaway redis-server on a free loopback port, in its own process group; yields its URL."""
-    server = shutil.which("redis-server")
-    if server is None:
-        raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    with tempfile.TemporaryDirectory(prefix="apiframe-redis-") as folder:
-        process = subprocess.Popen(
-            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", folder],
-            stdout=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
-        try:
-            # Not listening yet would fail nothing: each process would pace itself and say so in its log.
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or process.poll() is not None:
-                        raise RuntimeError("redis-server did not start") from None
-                    time.sleep(0.05)
-            yield f"redis://127.0.0.1:{port}"
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=10)
 
 
 def sync_sends(count: int) -> list[str]:

@@ -17,7 +17,8 @@ import os
 from urllib.parse import urlencode, urlparse
 from urllib.request import urlopen
 
-from budget_processes import redis_server, run_pair
+from budget_processes import run_pair
+from services import redis_server
 
 from airflow_provider_apiframe.emulator import emulator_process
 

@@ -112,7 +112,7 @@ def apiframe_conn(emulator, monkeypatch):
 @pytest.fixture
 def redis_url():
     """A real redis-server on a free loopback port, in its own process group, stopped with its children."""
-    from benchmarks.budget_processes import redis_server
+    from benchmarks.services import redis_server
 
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is not installed; `make test` installs it with apt")

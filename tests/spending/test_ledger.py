@@ -10,7 +10,7 @@ import pytest
 
 from airflow_provider_apiframe.exceptions import ApiframeLedgerUnavailableError
 from airflow_provider_apiframe.spending.ledger import CreditLimit, LocalLedger, RedisLedger, Spender
-from benchmarks.airflow_cluster import free_port
+from benchmarks.services import free_port
 
 DAY = "day:2026-11-30"
 

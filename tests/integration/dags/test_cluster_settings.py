@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import socket
 import sqlite3
 import subprocess
 import sys
-import threading
-from collections import Counter
 from importlib.metadata import version
 from pathlib import Path
 
@@ -23,6 +19,7 @@ import pytest
 from packaging.version import Version
 
 from airflow_provider_apiframe.emulator import EmulatorConfig, EmulatorServer
+from benchmarks.statsd_listener import StatsdListener
 from tests.conftest import TEST_KEY, connection_uri
 
 HERE = Path(__file__).resolve().parent
@@ -30,46 +27,6 @@ pytestmark = pytest.mark.skipif(
     Version(version("apache-airflow")).major < 3,
     reason="Stats is reached through the compat layer alike on Airflow 2; one run suffices",
 )
-
-
-class StatsdListener:
-    """A UDP socket on loopback that keeps every StatsD line it receives."""
-
-    def __init__(self) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.settimeout(0.2)
-        self.port = self.socket.getsockname()[1]
-        self.lines: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._receive, daemon=True)
-        self._thread.start()
-
-    def _receive(self) -> None:
-        while not self._stop.is_set():
-            try:
-                packet = self.socket.recv(65536)
-            except TimeoutError:
-                continue
-            self.lines.extend(packet.decode().splitlines())
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.socket.close()
-
-    def counters(self) -> Counter[str]:
-        """Each counter's total: ``name:3|c`` lines summed."""
-        totals: Counter[str] = Counter()
-        for line in self.lines:
-            match = re.fullmatch(r"(.+):(-?\d+)\|c(\|@[\d.]+)?", line)
-            if match:
-                totals[match[1]] += int(match[2])
-        return totals
-
-    def names(self, kind: str) -> set[str]:
-        """Names of the metrics of one StatsD type (``ms`` timers, ``g`` gauges)."""
-        return {line.split(":")[0] for line in self.lines if line.endswith(f"|{kind}")}
 
 
 def test_requests_retries_jobs_credits_and_waiting_jobs_arrive_over_statsd(tmp_path):
@@ -120,10 +77,7 @@ def test_requests_retries_jobs_credits_and_waiting_jobs_arrive_over_statsd(tmp_p
             stats = server.stats()
     finally:
         listener.close()
-    counters = listener.counters()
-    apiframe = {
-        name.split("apiframe.", 1)[1]: total for name, total in counters.items() if ".apiframe." in name
-    }
+    apiframe = listener.apiframe_counters()
     # Four jobs made (three rows, one that fails); the fault's 429 and 503 were each retried.
     assert stats["jobs_created"] == 4
     assert apiframe["jobs.submitted.imagen-4"] == 4

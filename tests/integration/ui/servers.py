@@ -10,7 +10,6 @@ import json
 import os
 import select
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -41,12 +40,6 @@ def artifacts() -> Path:
     folder = Path(os.environ.get("APIFRAME_TEST_ARTIFACTS") or ROOT / "test-artifacts" / "ui")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def tail(log: Path, secret: str) -> str:

@@ -26,6 +26,7 @@ from urllib.parse import quote
 import pytest
 
 from airflow_provider_apiframe.wire.transport import ClientSettings
+from benchmarks.services import free_port
 from tests.integration.ui.servers import (
     AIRFLOW_VERSION,
     BEFORE_3_3,
@@ -33,7 +34,6 @@ from tests.integration.ui.servers import (
     ProcessGroups,
     airflow_env,
     artifacts,
-    free_port,
     rest_api,
     run_airflow,
     start_api_server,

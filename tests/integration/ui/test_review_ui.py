@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
+from benchmarks.services import free_port
 from tests.integration.ui.servers import (
     AIRFLOW,
     AIRFLOW_VERSION,
@@ -37,7 +38,6 @@ from tests.integration.ui.servers import (
     ProcessGroups,
     airflow_env,
     artifacts,
-    free_port,
     rest_api,
     run_airflow,
     start_api_server,
