@@ -147,7 +147,7 @@ class AirflowCluster:
 
         dsn = self.database_url.replace("postgresql+psycopg2://", "postgresql://")
         with contextlib.closing(psycopg2.connect(dsn)) as db, db.cursor() as cursor:
-            cursor.execute(sql.replace("?", "%s"), params)
+            cursor.execute(sql.replace("%", "%%").replace("?", "%s"), params)
             return [tuple(row) for row in cursor.fetchall()]
 
     def wait_for(self, what: str, check, timeout: float = 180.0) -> object:

@@ -55,8 +55,8 @@ def connections(url: str, limit: int) -> dict[str, str]:
     }
 
 
-def api(url: str, path: str) -> dict:
-    request = Request(url + path, headers={"X-API-Key": KEY})
+def api(url: str, path: str, key: str = KEY) -> dict:
+    request = Request(url + path, headers={"X-API-Key": key})
     while True:
         try:
             with urlopen(request, timeout=30) as response:
@@ -65,10 +65,11 @@ def api(url: str, path: str) -> dict:
             time.sleep(2)
 
 
-def finished_jobs(url: str) -> list[dict]:
+def finished_jobs(url: str, key: str = KEY) -> list[dict]:
     jobs, cursor = [], None
     while True:
-        page = api(url, "/v2/jobs?" + urlencode({"limit": 100, **({"cursor": cursor} if cursor else {})}))
+        query = urlencode({"limit": 100, **({"cursor": cursor} if cursor else {})})
+        page = api(url, "/v2/jobs?" + query, key)
         jobs += page["jobs"]
         if not page.get("hasMore"):
             return jobs

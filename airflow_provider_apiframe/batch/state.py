@@ -6,7 +6,7 @@ Everything here passes through trigger kwargs, events or the task state store, s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,9 +16,13 @@ from airflow_provider_apiframe.waiting.events import JobEvent, JobFailed
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-# The task state store key (Airflow 3.3+) under which a batch keeps each row's job; renaming it makes
-# retries of batches under way submit again (for free, under the same keys, but a request per row).
+# The task state store keys (Airflow 3.3+) under which a batch keeps each row's job: one per block of
+# rows, ``apiframe_batch_jobs.<block>``, so that a value stays under the 64 KB Airflow advises
+# ([state_store] max_value_storage_bytes, about 70 bytes a row) and a chunk rewrites only its blocks.
+# Renaming them makes retries of batches under way submit again (for free, under the same keys, but a
+# request per row). Batches recorded before blocks kept every row under the bare key: it is still read.
 STATE_KEY = "apiframe_batch_jobs"
+ROWS_PER_BLOCK = 500
 
 
 @dataclass(frozen=True)
@@ -30,12 +34,15 @@ class BatchState:
     :param settled: Row index to the final event of a row that is done or given up.
     :param started_at: Epoch seconds of the batch's first submit (None before it).
     :param failures: Row index to the end event of the job that failed, for rows to submit again.
+    :param done: Rows whose job was seen completed while the batch submitted: not looked at again (the
+        last wait reads their results).
     """
 
     jobs: dict[str, str] = field(default_factory=dict)
     settled: dict[str, JobEvent] = field(default_factory=dict)
     started_at: float | None = None
     failures: dict[int, JobFailed] = field(default_factory=dict)
+    done: list[str] = field(default_factory=list)
 
 
 def result_row(row: Row, outcome: JobEvent | None, outputs: str = "images") -> dict[str, Any]:
@@ -62,17 +69,39 @@ def result_row(row: Row, outcome: JobEvent | None, outputs: str = "images") -> d
     }
 
 
-def recorded_jobs(context: Context) -> dict[str, str]:
+def recorded_jobs(context: Context, rows: int) -> dict[str, str]:
     """Read the rows' jobs an earlier try recorded (Airflow 3.3+), by short digest of each row's key."""
     store = context.get("task_state_store")  # type: ignore[attr-defined]
-    recorded = store.get(STATE_KEY) if store is not None else None
-    if not isinstance(recorded, dict):
+    if store is None:
         return {}
-    return {digest: job_id for digest, job_id in recorded.items() if isinstance(job_id, str)}
+    recorded = _held(store.get(STATE_KEY))
+    for block in range(-(-rows // ROWS_PER_BLOCK)):
+        recorded.update(_held(store.get(f"{STATE_KEY}.{block}")))
+    return recorded
 
 
-def record_jobs(context: Context, jobs: Mapping[str, str]) -> None:
-    """Add rows' jobs to the task state store, where there is one, so that a retry submits none of them."""
+def record_jobs(context: Context, jobs: Mapping[int, str], digests: Sequence[str]) -> None:
+    """
+    Add rows' jobs (row index to job id) to the task state store, where there is one.
+
+    A retry then submits none of them. ``digests`` are the rows' short key digests, by index; only the
+    blocks whose entries change are written.
+    """
     store = context.get("task_state_store")  # type: ignore[attr-defined]
-    if store is not None and jobs:
-        store.set(STATE_KEY, {**recorded_jobs(context), **jobs})
+    if store is None:
+        return
+    blocks: dict[int, dict[str, str]] = {}
+    for index, job_id in jobs.items():
+        blocks.setdefault(index // ROWS_PER_BLOCK, {})[digests[index]] = job_id
+    for block, wanted in blocks.items():
+        key = f"{STATE_KEY}.{block}"
+        held = _held(store.get(key))
+        if any(held.get(digest) != job_id for digest, job_id in wanted.items()):
+            store.set(key, {**held, **wanted})
+
+
+def _held(value: Any) -> dict[str, str]:
+    """Return a stored block's entries, whatever else the value holds."""
+    if not isinstance(value, dict):
+        return {}
+    return {digest: job_id for digest, job_id in value.items() if isinstance(job_id, str)}

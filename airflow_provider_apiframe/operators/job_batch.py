@@ -153,7 +153,7 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
         link_pending(context)
         rows = self._rows()
         keys = self._keys(context, rows)
-        recorded = recorded_jobs(context)
+        recorded = recorded_jobs(context, len(rows))
         jobs = {
             str(row.index): recorded[short_digest(keys[row.index])]
             for row in rows
@@ -222,6 +222,8 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
                 max_jobs_per_row=self.max_resubmissions + 1,
                 started_at=state.started_at,
                 path=self.operation.path,
+                model=self.operation.model(self.model).id,
+                done=state.done,
             ),
             method_name="after_submit",
             # Room for every submit at the budget's pace twice over, and each riding out a storm.
@@ -234,19 +236,35 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
         return None
 
     def after_submit(self, context: Context, event: BatchSubmitted) -> list[dict[str, Any]] | None:
-        """Record the rows' jobs (Airflow 3.3+), then wait for them."""
+        """Record the chunk's jobs (Airflow 3.3+); send the next chunk, with the failed rows; or wait."""
         rows = self._rows()
         keys = self._keys(context, rows)
-        jobs = event["jobs"]
-        record_jobs(context, {short_digest(keys[int(index)]): job_id for index, job_id in jobs.items()})
-        state = BatchState(jobs=jobs, settled=event["settled"], started_at=event["started_at"])
-        remaining = [
-            row for row in rows if str(row.index) not in jobs and str(row.index) not in state.settled
-        ]
+        record_jobs(
+            context,
+            {int(index): job_id for index, job_id in event["jobs"].items()},
+            [short_digest(key) for key in keys],
+        )
+        ended = event.get("ended", {})
+        settled, again, failures = _sort_outcomes(rows, event["settled"], ended)
+        jobs = {index: job_id for index, job_id in event["jobs"].items() if index not in ended}
+        state = BatchState(
+            jobs=jobs,
+            settled=settled,
+            started_at=event["started_at"],
+            failures=failures,
+            done=event.get("done", []),
+        )
+        remaining = [row for row in rows if str(row.index) not in jobs and str(row.index) not in settled]
         if remaining:
-            self.log.info("%d rows have a job; submitting the next of %d more", len(jobs), len(remaining))
+            self.log.info(
+                "%d rows have a job; submitting the next of %d more%s",
+                len(jobs),
+                len(remaining),
+                f" ({len(again)} whose jobs failed)" if again else "",
+            )
             return self._submit(context, rows, remaining, state)
-        self.log.info("%d rows submitted; waiting for their jobs", len(jobs))
+        if jobs:
+            self.log.info("Every row is submitted; waiting for the %d jobs still running", len(jobs))
         return self._wait(context, rows, state)
 
     def _wait(self, context: Context, rows: list[Row], state: BatchState) -> list[dict[str, Any]] | None:
@@ -272,18 +290,8 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
     def after_wait(self, context: Context, event: BatchWaited) -> list[dict[str, Any]] | None:
         """Submit again the rows whose job failed; finish the batch once none is left."""
         rows = self._rows()
-        settled = dict(event["settled"])
-        again: list[Row] = []
-        failures: dict[int, JobFailed] = {}
-        for index, outcome in event["results"].items():
-            if outcome["status"] == "error" and outcome["reason"] in ("failed", "cancelled"):
-                again.append(rows[int(index)])
-                failures[int(index)] = outcome
-            else:
-                settled[index] = outcome
+        settled, again, failures = _sort_outcomes(rows, event["settled"], event["results"])
         if again:
-            # Each is submitted under its first key again: the API hands back the failed job, whose
-            # successor key is then used, so a row never pays twice for one attempt.
             self.log.info("%d rows' jobs failed; submitting them again", len(again))
             state = BatchState(settled=settled, started_at=event["started_at"], failures=failures)
             return self._submit(context, rows, again, state)
@@ -357,6 +365,28 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
         )
         for result in results:
             result["paths"] = [stored[url] for url in result[self.operation.result]]
+
+
+def _sort_outcomes(
+    rows: list[Row], settled: Mapping[str, JobEvent], outcomes: Mapping[str, JobEvent]
+) -> tuple[dict[str, JobEvent], list[Row], dict[int, JobFailed]]:
+    """
+    Sort ended jobs' outcomes into rows settled and rows to send again (their job failed or was cancelled).
+
+    The settled include those settled before; a row to send again comes with its failed job's end event.
+    Each is sent again under its first key: the API hands back the failed job, whose successor key is
+    then used, so that a row never pays twice for one attempt.
+    """
+    settled = dict(settled)
+    again: list[Row] = []
+    failures: dict[int, JobFailed] = {}
+    for index, outcome in outcomes.items():
+        if outcome["status"] == "error" and outcome["reason"] in ("failed", "cancelled"):
+            again.append(rows[int(index)])
+            failures[int(index)] = outcome
+        else:
+            settled[index] = outcome
+    return settled, again, failures
 
 
 def _strings(value: Any) -> Iterator[str]:

@@ -2,11 +2,14 @@
 The two triggers of a batch: one submits its rows, one waits for their jobs; neither holds a worker slot.
 
 A batch of a thousand rows takes two minutes to submit at 500 requests a minute, so submitting runs on
-the triggerer too, under each row's idempotency key: a triggerer that dies mid-batch is replaced by one
-that runs the same trigger again from its kwargs, and every row already submitted gets its job back
-from the API for free. Both triggers carry the rows already settled (done, or given up) through their
-kwargs into their event unchanged, so that the operator has the whole batch in hand at the end,
-whichever path it took; they hold plain JSON only.
+the triggerer too, a chunk of rows per trigger, under each row's idempotency key: a triggerer that dies
+mid-batch is replaced by one that runs the same trigger again from its kwargs, and every row already
+submitted gets its job back from the API for free. Waiting starts with the second chunk: each chunk's
+trigger first reads how the earlier chunks' jobs stand (from ``GET /v2/jobs`` pages, a hundred jobs a
+request), so that a row whose job failed is sent again while the batch is still submitting, not after
+its last job has ended. Both triggers carry the rows already
+settled (done, or given up) through their kwargs into their event unchanged, so that the operator has
+the whole batch in hand at the end, whichever path it took; they hold plain JSON only.
 
 Events carry one small entry per row (job id, image URLs, credits, or the error), never Job bodies.
 """
@@ -35,11 +38,14 @@ from airflow_provider_apiframe.wire.idempotency import KeyChain
 
 if TYPE_CHECKING:
     from airflow_provider_apiframe.hooks.apiframe import AsyncApiframeClient
+    from airflow_provider_apiframe.wire.transport import ClientSettings
 
 # Submits in flight at once: the budget paces them; a few in flight hide each one's round trip.
 SUBMITS_IN_FLIGHT = 8
 # How often a running batch says how far it got, in seconds.
 REPORT_EVERY = 30.0
+# A look at earlier chunks' jobs is one answer each: no job times out within it.
+LOOK_HORIZON = 3600.0
 
 
 class RowSubmit(NamedTuple):
@@ -82,12 +88,16 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
 
     :param apiframe_conn_id: The Airflow connection holding the API key.
     :param submits: ``[index, key, body]`` for each row to submit.
-    :param jobs: Row index (a string) to job id, for rows that already have a live or finished job.
+    :param jobs: Row index (a string) to job id, for rows that already have a live or finished job: the
+        earlier chunks' (or an earlier try's). Their statuses are read once before the chunk is sent;
+        the event's ``ended`` holds the end event of each that had ended without its outputs.
     :param settled: Row index to the row's final event, for rows already done or given up.
     :param max_jobs_per_row: Jobs one row may take, its first included.
     :param started_at: Epoch seconds when the batch first submitted (None: now).
     :param path: The operation's endpoint (triggers stored before there were other operations have none:
         they submitted image generations).
+    :param model: The batch's model, to read only its jobs' pages (None: every job's).
+    :param done: Rows of ``jobs`` whose job was seen completed already: not read again here.
     """
 
     def __init__(
@@ -99,6 +109,8 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
         max_jobs_per_row: int,
         started_at: float | None = None,
         path: str = IMAGE_GENERATION.path,
+        model: str | None = None,
+        done: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.apiframe_conn_id = apiframe_conn_id
@@ -108,6 +120,8 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
         self.max_jobs_per_row = int(max_jobs_per_row)
         self.started_at = started_at
         self.path = path
+        self.model = model
+        self.done = list(done or [])
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the classpath and plain-JSON kwargs a triggerer rebuilds the trigger from."""
@@ -121,19 +135,28 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
                 "max_jobs_per_row": self.max_jobs_per_row,
                 "started_at": self.started_at,
                 "path": self.path,
+                "model": self.model,
+                "done": self.done,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Submit every row, a few at a time within the budget; yield the jobs and the rows settled."""
+        """Read how the earlier jobs stand; submit every row, a few at a time within the budget."""
         from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
 
         started_at = self.started_at if self.started_at is not None else time.time()
         jobs, settled = dict(self.jobs), dict(self.settled)
         stop: list[ApiframeError] = []
         progress = _Progress(self.log, "submitted", len(self.submits))
+        ended: dict[str, JobEvent] = {}
+        done = set(self.done)
         try:
-            async with ApiframeHook(self.apiframe_conn_id).async_client() as client:
+            hook = ApiframeHook(self.apiframe_conn_id)
+            unseen = {index: job_id for index, job_id in self.jobs.items() if index not in done}
+            if unseen:
+                ended, completed = await self._look(await hook.async_settings(), unseen, started_at)
+                done |= completed
+            async with hook.async_client() as client:
                 in_flight = asyncio.Semaphore(SUBMITS_IN_FLIGHT)
 
                 async def submit_row(row: RowSubmit) -> None:
@@ -159,8 +182,53 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
         except ApiframeError as error:  # the connection itself is unusable: nothing was sent
             for entry in self.submits:
                 settled[str(entry[0])] = error_event("", "error", str(error))
-        submitted: BatchSubmitted = {"jobs": jobs, "settled": settled, "started_at": started_at}
+        submitted: BatchSubmitted = {
+            "jobs": jobs,
+            "settled": settled,
+            "started_at": started_at,
+            "ended": ended,
+            "done": sorted(done, key=int),
+        }
         yield TriggerEvent(submitted)
+
+    async def _look(
+        self, settings: ClientSettings, jobs: dict[str, str], started_at: float
+    ) -> tuple[dict[str, JobEvent], set[str]]:
+        """
+        Read once how earlier rows' jobs stand: events of those ended without outputs; rows completed.
+
+        A row whose job failed, was cancelled or is gone is so settled or sent again now; one whose job
+        completed is not read again until the last wait (a page for a hundred), so that trigger rows
+        hold job ids only. Asked for all at once, the hub answers them from a few pages of the newest
+        jobs, where the earlier chunk's sit.
+        """
+        quiet = _RowLog(self.log)
+
+        async def look(job_id: str) -> JobEvent | float:
+            watch = JobWatch(
+                job_id,
+                poll_interval=LOOK_HORIZON,
+                deadline=time.time() + LOOK_HORIZON,
+                submitted_at=started_at,
+                log=quiet,
+                model=self.model,
+            )
+            async with hub.watch(job_id, created_hint=started_at, model=self.model) as news:
+                return watch.after_poll(await news.next(time.time()), time.time())
+
+        async with shared_hub(settings) as hub:
+            indexes = list(jobs)
+            outcomes = await asyncio.gather(*(look(jobs[i]) for i in indexes))
+        ended = {index: o for index, o in zip(indexes, outcomes, strict=True) if isinstance(o, dict)}
+        completed = {index for index, outcome in ended.items() if outcome["status"] == "success"}
+        unsuccessful = {index: outcome for index, outcome in ended.items() if index not in completed}
+        self.log.info(
+            "Of %d earlier rows' jobs, %d completed and %d ended without outputs",
+            len(indexes),
+            len(completed),
+            len(unsuccessful),
+        )
+        return unsuccessful, completed
 
     async def _submit_chain(self, client: AsyncApiframeClient, row: RowSubmit) -> str | JobFailed:
         """Return the row's live (or finished) job id, walking past failed jobs; its end event if given up."""

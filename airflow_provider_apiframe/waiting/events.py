@@ -7,7 +7,7 @@ mypy holds every producer and reader to one shape.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 
 class JobSucceeded(TypedDict):
@@ -42,11 +42,19 @@ class LoraEnded(TypedDict, total=False):
 
 
 class BatchSubmitted(TypedDict):
-    """The batch's submits are done: each row's job id, or its final event where it was given up."""
+    """
+    A chunk's submits are done: each row's job id, or its final event where it was given up.
+
+    ``ended`` holds the end event of each earlier row's job that had ended without its outputs when the
+    chunk began, ``done`` the rows whose job was seen completed by then (both absent from the events of
+    triggers stored before they looked).
+    """
 
     jobs: dict[str, str]
     settled: dict[str, JobEvent]
     started_at: float
+    ended: NotRequired[dict[str, JobEvent]]
+    done: NotRequired[list[str]]
 
 
 class BatchWaited(TypedDict):

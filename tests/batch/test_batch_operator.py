@@ -124,7 +124,7 @@ def test_a_retried_task_pays_nothing_again_and_with_a_state_store_submits_nothin
     first = run_to_end(
         batch(prompts=prompts), {"ti": TaskInstance(), "task_state_store": (store := StateStore())}
     )
-    assert len(store[STATE_KEY]) == 6
+    assert store == {f"{STATE_KEY}.0": {**store[f"{STATE_KEY}.0"]}} and len(store[f"{STATE_KEY}.0"]) == 6
     submits = batch_conn.stats()["submits"]
     again = run_to_end(batch(prompts=prompts), {"ti": TaskInstance(), "task_state_store": store})
     assert again == first
@@ -195,6 +195,35 @@ def test_rows_are_submitted_in_chunks_each_recorded_before_the_next(batch_conn):
     assert (stats["jobs_created"], stats["submits"]) == (7, 10)
 
 
+def test_failed_rows_of_earlier_chunks_are_resent_while_the_batch_still_submits(batch_conn):
+    op = batch(prompts=["koi [fail]", *(f"koi {i}" for i in range(1, 7))], max_resubmissions=1)
+    op.submit_chunk = 3
+    triggers = []
+
+    def deferred_to(trigger, kwargs):
+        triggers.append((trigger.__name__, kwargs))
+        batch_conn.advance_clock(5)  # the jobs already sent end before the trigger runs
+
+    with pytest.raises(
+        ApiframeBatchFailedError, match=r"1 of 7 rows have no image .*: row 0: .* ended FAILED"
+    ):
+        run_to_end(op, {"ti": TaskInstance(task_id="batch")}, deferred_to)
+    submits = [[entry[0] for entry in kwargs["submits"]] for name, kwargs in triggers if "submits" in kwargs]
+    # Row 0's job failed in the first chunk: the third chunk sent it again, beside the batch's last row.
+    assert submits == [[0, 1, 2], [3, 4, 5], [0, 6], [0]]
+    # A job seen completed is not read again before the last wait.
+    looked_past = [kwargs["done"] for name, kwargs in triggers if "submits" in kwargs]
+    assert looked_past == [[], [], ["1", "2"], []]
+    # Each chunk's trigger read how the earlier ones stood; trigger rows carry job ids only, so the wait
+    # reads the finished ones again.
+    [wait] = [kwargs for name, kwargs in triggers if name == "ApiframeBatchWaitTrigger"]
+    assert sorted(wait["jobs"]) == [str(i) for i in range(7)] and wait["settled"] == {}
+    stats = batch_conn.stats()
+    # Seven rows, row 0 twice (given up after its second job failed); the last resend got its job back.
+    assert stats["jobs_created"] == 8
+    assert stats["list_requests"] <= 4
+
+
 def test_a_submit_trigger_stays_under_a_megabyte_at_ten_thousand_long_prompts(
     apiframe_emulator_factory, monkeypatch
 ):
@@ -211,7 +240,7 @@ def test_a_submit_trigger_stays_under_a_megabyte_at_ten_thousand_long_prompts(
     # The last chunk carries every earlier row's job too.
     jobs = {str(index): f"3f0c2a4e-0000-4000-8000-{index:012d}" for index in range(9_500)}
     with pytest.raises(TaskDeferred) as last:
-        op.after_submit(context, {"jobs": jobs, "settled": {}, "started_at": 0.0})
+        op.after_submit(context, {"jobs": jobs, "settled": {}, "started_at": 0.0, "ended": {}})
     for deferred in (first.value, last.value):
         kwargs = deferred.trigger.serialize()[1]
         assert len(kwargs["submits"]) == op.submit_chunk

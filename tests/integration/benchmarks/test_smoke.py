@@ -37,10 +37,13 @@ RUNS = {
     # only ours runs (the mapped and stock DAGs are parsed from the same file).
     "batch.py": ["--rows", "2", "--rate-limit", "120", "--median", "1", "--contender", "ours",
                  "--cap", "300"],
+    # The production topology (PostgreSQL, Redis, Celery workers, two triggerers): two small batches.
+    "topology.py": ["--rows", "6", "--rate-limit", "600", "--batches", "2", "--median", "1",
+                    "--scenario", "batches at once", "--cap", "300"],
 }  # fmt: skip
 # Started once the others have ended (its test comes last): it runs a real Airflow cluster, and once,
 # with four other scripts on two cores, its run ended failed (cause not captured; it passed alone).
-ALONE = {"batch.py"}
+ALONE = {"batch.py", "topology.py"}
 # A hung script's safety net, not a measure: all of them end within about 70 s.
 HUNG_AFTER = 600
 NUMBER = r"(-?\d+\.\d+|nan)"
@@ -208,4 +211,21 @@ def test_batch(benchmark_output):
     # Each row paid for once.
     assert row(output, "jobs paid", 1) == [2.0]
     for metric in ("wall / bound", "requests/image", "429s", "worker-slot s", "operator code s"):
+        row(output, metric, 1)
+
+
+def test_topology(benchmark_output):
+    output = benchmark_output("topology.py")
+    assert "6 rows, 600 requests a minute per key enforced" in output
+    assert re.search(r"^run\s+success$", output, re.MULTILINE), output
+    # Each row paid for once, and the key's budget kept across both batches' triggers.
+    assert row(output, "jobs paid", 1) == [6.0]
+    assert row(output, "429s", 1) == [0.0]
+    for metric in (
+        "wall / bound",
+        "requests/image",
+        "worker-slot s",
+        "largest trigger KB",
+        "database B per row",
+    ):
         row(output, metric, 1)

@@ -24,7 +24,7 @@ from airflow_provider_apiframe.emulator import EmulatorConfig, EmulatorServer
 from benchmarks.airflow_topology import TOPOLOGY_DAGS, TOPOLOGY_RATE_LIMIT, Topology, still_running
 from tests.conftest import TEST_KEY, assert_key_in_no_file
 
-HERE = Path(__file__).resolve().parent
+DAGS = Path(__file__).resolve().parents[3] / "benchmarks" / "topology_dags"
 pytestmark = pytest.mark.skipif(
     Version(version("apache-airflow")).major < 3,
     reason="Celery, PostgreSQL and two triggerers prove the engine alike on both series; one run suffices",
@@ -48,9 +48,7 @@ def test_one_paid_job_per_row_and_task_through_a_killed_worker_triggerer_and_red
     sizes = {"rows": ROWS, "chunk": CHUNK, "mapped": MAPPED}
     with (
         EmulatorServer(config) as api,
-        Topology(
-            tmp_path / "cluster", HERE / "topology_dags", api.url, TEST_KEY, results=results, sizes=sizes
-        ) as topology,
+        Topology(tmp_path / "cluster", DAGS, api.url, TEST_KEY, results=results, sizes=sizes) as topology,
     ):
         cluster = topology.airflow
         topology.trigger("apiframe_topology_mapped")

@@ -1,6 +1,7 @@
 """
-DAGs for tests/integration/dags/test_topology.py: a batch submitted in chunks on the triggerers and a
-mapped task waiting on the Celery workers, both through one connection (one key, one budget in Redis).
+DAGs of the topology test and benchmark (tests/integration/dags/test_topology.py, benchmarks/topology.py):
+batches submitted in chunks on the triggerers and a mapped task waiting on the Celery workers, all
+through one connection (one key, one budget in Redis). Sizes come from the processes' environment.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from airflow_provider_apiframe.operators.imagen import ImagenGenerateOperator
 ROWS = int(os.environ.get("APIFRAME_TOPOLOGY_ROWS", "1"))
 CHUNK = int(os.environ.get("APIFRAME_TOPOLOGY_CHUNK", "500"))
 MAPPED = int(os.environ.get("APIFRAME_TOPOLOGY_MAPPED", "1"))
+# The rows as this many batches at once (every batch-th row in each).
+BATCHES = int(os.environ.get("APIFRAME_TOPOLOGY_BATCHES", "1"))
 RETRIES = {"retries": 2, "retry_delay": timedelta(seconds=1)}
 
 
@@ -27,21 +30,26 @@ def report(name: str, value: Any) -> None:
     (Path(os.environ["APIFRAME_TOPOLOGY_RESULTS"]) / f"{name}.json").write_text(json.dumps(value))
 
 
+@task
+def count_images(results: list[dict[str, Any]], name: str) -> None:
+    """Read a batch's results back through the XCom backend; say which rows have an image."""
+    report(name, {row["id"]: len(row["images"]) for row in results})
+
+
 with DAG("apiframe_topology_batch", start_date=datetime(2026, 1, 1), schedule=None, catchup=False):
-    batch = ImagenBatchGenerateOperator(
-        task_id="batch",
-        prompts=[{"id": f"row-{i}", "prompt": f"koi number {i}, ink on rice paper"} for i in range(ROWS)],
-        poll_interval=1.0,
-        **RETRIES,
-    )
-    batch.submit_chunk = CHUNK
-
-    @task
-    def count_images(results: list[dict[str, Any]]) -> None:
-        """Read the batch's results back through the XCom backend; say which rows have an image."""
-        report("batch", {row["id"]: len(row["images"]) for row in results})
-
-    count_images(batch.output)
+    for number in range(BATCHES):
+        name = "batch" if BATCHES == 1 else f"batch_{number}"
+        batch = ImagenBatchGenerateOperator(
+            task_id=name,
+            prompts=[
+                {"id": f"row-{i}", "prompt": f"koi number {i}, ink on rice paper"}
+                for i in range(number, ROWS, BATCHES)
+            ],
+            poll_interval=1.0,
+            **RETRIES,
+        )
+        batch.submit_chunk = CHUNK
+        count_images.override(task_id=f"count_{name}")(batch.output, name)
 
 
 with DAG("apiframe_topology_mapped", start_date=datetime(2026, 1, 1), schedule=None, catchup=False):
