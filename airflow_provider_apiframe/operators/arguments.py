@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from airflow_provider_apiframe.exceptions import ApiframeValidationError
+from airflow_provider_apiframe.operators.templating import is_template
 
 # Room for the triggerer to deliver the trigger's own timeout event before Airflow's defer timeout fires.
 DEFER_TIMEOUT_GRACE = 120.0
@@ -16,7 +17,7 @@ DEFER_TIMEOUT_GRACE = 120.0
 def is_literal(value: Any) -> bool:
     """Whether a value is known at DAG parse time (not a template or an upstream task's output)."""
     if isinstance(value, str):
-        return "{{" not in value and "{%" not in value
+        return not is_template(value)
     if isinstance(value, Mapping):
         return all(is_literal(v) for v in value.values())
     if isinstance(value, list | tuple):

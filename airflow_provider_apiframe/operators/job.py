@@ -32,6 +32,7 @@ from airflow_provider_apiframe.operators.arguments import (
     is_literal,
     positive_seconds,
 )
+from airflow_provider_apiframe.operators.templating import LiteralStringsMixin
 from airflow_provider_apiframe.spending.report import CREDIT_COST_XCOM
 from airflow_provider_apiframe.utils import metrics
 from airflow_provider_apiframe.waiting.events import JobEvent
@@ -83,7 +84,7 @@ class ApiframeHookMixin:
         settle_jobs(self.hook.settings, Spender.of(context), costs)
 
 
-class ApiframeJobTaskMixin(ApiframeHookMixin):
+class ApiframeJobTaskMixin(LiteralStringsMixin, ApiframeHookMixin):
     """
     Hold what a task that submits jobs shares, whether one job or a batch of them.
 
