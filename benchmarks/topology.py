@@ -14,10 +14,10 @@ Printed per scenario: wall time (the DAG run's start to its end) over the bound
 429s, jobs paid, requests resent (idempotent replays), worker-slot seconds (batch task instances in
 the ``running`` state, sampled, integrated) as a share of the wall time, the largest trigger row seen,
 and the metadata database's growth per row. Rows, limit and chunk scale together: a chunk is a
-minute of submits at the limit, as 500 rows are at the API's 500 a minute, so ``--rows 3000
---rate-limit 1000`` keeps production's shape in a three-minute bound.
+minute of submits at the limit, as 500 rows are at the API's 500 a minute: the default, 2,000 rows at 500
+a minute, is production's shape at a fifth of the issue's 10,000 rows (a four-minute bound).
 
-    .venvs/airflow-3.3/bin/python benchmarks/topology.py --rows 3000 --rate-limit 1000
+    .venvs/airflow-3.3/bin/python benchmarks/topology.py --rows 2000 --rate-limit 500
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import argparse
 import json
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -35,52 +34,18 @@ sys.path.insert(0, str(ROOT))
 
 from airflow_provider_apiframe.emulator import emulator_process  # noqa: E402
 from benchmarks.airflow_topology import Topology  # noqa: E402
-from benchmarks.batch import finished_jobs, stamp  # noqa: E402
+from benchmarks.batch import RunningSampler, finished_jobs, production_variety, stamp  # noqa: E402
 
 KEY = "afk_benchmark_topology"
 SCENARIOS = ("one batch", "batches at once", "triggerer killed")
 
 
-class Sampler(threading.Thread):
-    """Samples the batch tasks running on workers and the largest trigger row, every quarter second."""
-
-    def __init__(self, topology: Topology) -> None:
-        super().__init__(daemon=True)
-        self.topology = topology
-        self.slot_seconds = 0.0
-        self.largest_trigger = 0
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        last = time.monotonic()
-        while not self.stop.is_set():
-            time.sleep(0.25)
-            try:
-                [(running,)] = self.topology.airflow.query(
-                    "select count(*) from task_instance where dag_id = 'apiframe_topology_batch' "
-                    "and task_id like 'batch%' and state = 'running'"
-                )
-                [(largest,)] = self.topology.airflow.query("select max(length(kwargs)) from trigger")
-            except Exception:  # the database restarting its connections: the next sample counts
-                continue
-            now = time.monotonic()
-            self.slot_seconds += int(running) * (now - last)
-            self.largest_trigger = max(self.largest_trigger, int(largest or 0))
-            last = now
-
-
 def measure(scenario: str, args: argparse.Namespace) -> dict[str, float | str]:
     rows, limit = args.rows, args.rate_limit
     batches = args.batches if scenario == "batches at once" else 1
-    emulator_args = [
-        "--api-key", KEY,
-        "--job-duration", str(args.median), "--duration-sigma", "0.4", "--progress-shape", "mixed",
-        "--seed", str(args.seed), "--credits", "1000000000",
-        "--rate-limit-per-minute", str(limit),
-    ]  # fmt: skip
     sizes = {"rows": rows, "chunk": limit, "mapped": 0, "batches": batches}
     with (
-        emulator_process(*emulator_args) as url,
+        emulator_process(*production_variety(KEY, args.median, args.seed, limit)) as url,
         tempfile.TemporaryDirectory(prefix="apiframe-bench-topology-") as tmp,
     ):
         results = Path(tmp) / "results"
@@ -91,7 +56,12 @@ def measure(scenario: str, args: argparse.Namespace) -> dict[str, float | str]:
         ) as topology:
             cluster = topology.airflow
             [(size_before,)] = cluster.query("select pg_database_size(current_database())")
-            sampler = Sampler(topology)
+            sampler = RunningSampler(
+                cluster,
+                "select count(*) from task_instance where dag_id = 'apiframe_topology_batch' "
+                "and task_id like 'batch%' and state = 'running'",
+                "select max(length(kwargs)) from trigger",
+            )
             sampler.start()
             topology.trigger("apiframe_topology_batch")
             if scenario == "triggerer killed":
@@ -134,7 +104,7 @@ def measure(scenario: str, args: argparse.Namespace) -> dict[str, float | str]:
         "requests resent": float(stats["idempotent_replays"]),
         "worker-slot s": sampler.slot_seconds,
         "slot % of wall": 100 * sampler.slot_seconds / wall,
-        "largest trigger KB": sampler.largest_trigger / 1024,
+        "largest trigger KB": sampler.peak / 1024,
         "database B per row": (int(size_after) - int(size_before)) / rows,
     }
 
@@ -147,8 +117,8 @@ def _stats(url: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=3000)
-    parser.add_argument("--rate-limit", type=int, default=1000, help="requests a minute per key")
+    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--rate-limit", type=int, default=500, help="requests a minute per key")
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--median", type=float, default=8.0, help="median job length (s)")
     parser.add_argument("--seed", type=int, default=23)

@@ -14,33 +14,41 @@ one request per image.
   out a 429's Retry-After as the SDK does, with one session per waiter.
 - HttpSensor: the http provider's ``HttpAsyncHook`` poking every 5 s, as a deferred ``HttpSensor`` does.
 
-Scenarios: each job waited for alone, ours in a fresh process per job ("cold": nothing learned, the
-first process ever; "learned": starting from the history file kept by a process that waited for 100
-jobs of the model, ``--learn-from``, as a restarted triggerer or a worker's blocking wait does), then N
-jobs at once in one event loop. Printed per shape: requests per image (submit included), p50/p95
-detection delay (when the waiter first saw the end minus the job's completedAt), 429
-answers, client CPU per job, resident memory per waiting job, sockets held, and ratios to ours.
+Scenarios: each job waited for alone, ours in a fresh process per job, then N jobs at once in one
+event loop; ours both "cold" (nothing learned, the first process ever) and "learned" (starting from the
+history file kept by a process that waited for 100 jobs of the model, ``--learn-from``, as a restarted
+triggerer or a worker's blocking wait does; one teacher per shape and QUEUED share, on the first
+seed). Every case runs on ``--seeds`` emulators seeded apart and on each ``--queued-share`` range (the
+share of a job's life spent QUEUED), so that a policy's figures are seen to hold, not to have come out
+once. Printed per case: requests per image (submit included), p50/p95
+detection delay (when the waiter first saw the end minus the job's completedAt), 429 answers, client CPU
+per job, resident memory per waiting job, sockets held, and ratios to ours; at the end, each case's
+spread over the seeds. The stock waiters read no progress and learn nothing, so at once they are
+measured on the first seed and shape of each scenario and QUEUED share, and shown beside every row of it.
 A contender that has not seen every job end within ``--cap`` seconds is cut off and says so.
 
     .venvs/airflow-3.3/bin/python benchmarks/waiting.py                       # everything
-    .venvs/airflow-3.3/bin/python benchmarks/waiting.py --scenario 100 --shape front
+    .venvs/airflow-3.3/bin/python benchmarks/waiting.py --scenario 100 --shape front --seeds 1
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from urllib.error import HTTPError
@@ -59,14 +67,22 @@ KEYS = {
 }
 # The benchmark's own requests (submits, look-ups) spread over keys of their own, so that a thousand
 # submits go at once, as if made by a thousand workers, and take nothing from the waiters' budgets.
-BOOKKEEPING_KEYS = [f"afk_benchmark_bookkeeping_{i}" for i in range(4)]
+BOOKKEEPING_KEYS = [f"afk_benchmark_bookkeeping_{i}" for i in range(16)]
 _bookkeeping_key = itertools.cycle(BOOKKEEPING_KEYS)  # next() on it is atomic under the GIL
 SHAPES = ("linear", "front", "steps", "stall", "none")
-CONTENDERS = ("ours", "vendor SDK", "HttpSensor 5 s")
-# Alone, ours is measured twice: in a fresh process, and in one starting from the history file of a
-# process that waited for this many jobs (``--learn-from``).
+STOCK = ("vendor SDK", "HttpSensor 5 s")
+# Ours is measured twice: in a fresh process, and in one starting from the history file of a process
+# that waited for this many jobs (``--learn-from``).
 LEARNED = "ours, learned"
 LEARN_FROM = 100
+# The key of the process whose history file the learned waiters start from.
+TEACHER_KEY = "afk_benchmark_teacher"
+# The emulator's default range of the share of a job's life spent QUEUED, and a wider one.
+QUEUED_SHARES = ((0.1, 0.3), (0.05, 0.35))
+SPREAD_METRICS = ("requests/image", "p50 delay s", "p95 delay s", "429s")
+# What ours must hold at once, in every run: requests per image, and p95 delay by scenario.
+TARGET_REQUESTS = 1.3
+TARGET_P95 = {"100": 1.0, "1000": 2.0}
 # The numbers are the output: Airflow's per-request log lines (it logs to stdout) would bury them.
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
 
@@ -305,20 +321,25 @@ def alone_keys(count: int) -> list[str]:
     return [f"afk_benchmark_alone_{i:03d}" for i in range(count)]
 
 
-def measure_alone_ours(url: str, jobs: int, learn_from: int) -> dict:
+@contextlib.contextmanager
+def history(taught: Path | None) -> Iterator[dict[str, str]]:
     """
-    Each job in a fresh process of its own, all at once, sharing nothing: "cold" with no history file,
-    "learned" reading the one a process that waited for ``learn_from`` jobs of the model kept.
+    The environment of ours: no history file ("cold"), or a copy of the teacher's ("learned"), so that
+    what one run adds to it is not where the next run starts from.
     """
     with tempfile.TemporaryDirectory(prefix="apiframe-history-") as folder:
-        env = {**os.environ, history_file.HISTORY_DIR_ENV: folder if learn_from else ""}
-        if learn_from:
-            subprocess.run(
-                [sys.executable, __file__, "--teach", url, alone_keys(jobs + 1)[-1], str(learn_from)],
-                env=env,
-                check=True,
-            )
-        return alone_children(url, jobs, env)
+        if taught is not None:
+            shutil.copytree(taught, folder, dirs_exist_ok=True)
+        yield {**os.environ, history_file.HISTORY_DIR_ENV: folder if taught is not None else ""}
+
+
+def teach_into(url: str, folder: Path, learn_from: int) -> None:
+    """Have a process wait for ``learn_from`` jobs and keep what it learned in ``folder``, once."""
+    if not any(folder.iterdir()):
+        env = {**os.environ, history_file.HISTORY_DIR_ENV: str(folder)}
+        subprocess.run(
+            [sys.executable, __file__, "--teach", url, TEACHER_KEY, str(learn_from)], env=env, check=True
+        )
 
 
 def alone_children(url: str, jobs: int, env: dict[str, str]) -> dict:
@@ -367,14 +388,28 @@ def connect(url: str, key: str = KEYS["ours"]) -> None:
     )
 
 
-def emulator_args(args: argparse.Namespace, shape: str) -> list[str]:
-    keys = [*KEYS.values(), *BOOKKEEPING_KEYS, *alone_keys(args.alone_jobs + 1)]
+@dataclass(frozen=True)
+class Case:
+    """One emulator's settings: what its jobs are like."""
+
+    shape: str
+    seed: int
+    queued_share: tuple[float, float]
+
+    def label(self) -> str:
+        low, high = self.queued_share
+        return f"progress {self.shape}, QUEUED {low:.0%}-{high:.0%}, seed {self.seed}"
+
+
+def emulator_args(args: argparse.Namespace, case: Case) -> list[str]:
+    keys = [*KEYS.values(), *BOOKKEEPING_KEYS, TEACHER_KEY, *alone_keys(args.alone_jobs)]
     return [
         *[arg for key in keys for arg in ("--api-key", key)],
         "--job-duration", str(args.median),
         "--duration-sigma", str(args.sigma),
-        "--progress-shape", shape,
-        "--seed", str(args.seed),
+        "--queued-share", *map(str, case.queued_share),
+        "--progress-shape", case.shape,
+        "--seed", str(case.seed),
         "--credits", "100000000",
         "--rate-limit-per-minute", str(args.rate_limit),
     ]  # fmt: skip
@@ -395,30 +430,44 @@ def measure_child(url: str, name: str, jobs: int, cap: float) -> None:
     }
     # Modules that load on a waiter's first request are a one-off per process too: one unmeasured
     # wait on a job that is already over loads them, so the memory measured is the waiters' own.
-    [warm] = submit(url, 1, "warm-up")
+    [warm] = submit(url, 1, "warm-up [duration:0.2]")
     while call(url, f"/v2/jobs/{warm}")["status"] != "COMPLETED":
         time.sleep(1)
     asyncio.run(contenders[name](warm, time.time() - 600))
     print(json.dumps(measure(name, contenders[name], url, jobs, cap)))
 
 
-def run_shape(args: argparse.Namespace, shape: str, scenario: str) -> dict[str, dict]:
+def child(url: str, name: str, jobs: int, cap: float, env: dict[str, str]) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", url, name, str(jobs), str(cap)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_case(
+    args: argparse.Namespace, case: Case, scenario: str, stock: bool, taught: Path
+) -> dict[str, dict]:
+    """
+    Ours cold and learned, and the stock waiters if ``stock``, one after another on one emulator; the
+    learned waiters start from the history file in ``taught``, which a teacher makes on the first case.
+    """
     results = {}
-    with emulator_process(*emulator_args(args, shape)) as url:
-        for name in CONTENDERS:
-            if scenario == "alone" and name == "ours":
-                results[name] = measure_alone_ours(url, args.alone_jobs, 0)
-                results[LEARNED] = measure_alone_ours(url, args.alone_jobs, args.learn_from)
-                continue
-            # The stock waiters share nothing between jobs: side by side is alone for them.
-            jobs = args.alone_jobs if scenario == "alone" else int(scenario)
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", url, name, str(jobs), str(args.cap)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    jobs = args.alone_jobs if scenario == "alone" else int(scenario)
+    with emulator_process(*emulator_args(args, case)) as url:
+        teach_into(url, taught, args.learn_from)
+        for name, folder in (("ours", None), (LEARNED, taught)):
+            with history(folder) as env:
+                if scenario == "alone":
+                    results[name] = alone_children(url, jobs, env)
+                else:
+                    results[name] = child(url, "ours", jobs, args.cap, env)
+        # The stock waiters share nothing between jobs: side by side is alone for them.
+        for name in STOCK if stock else ():
+            results[name] = child(url, name, jobs, args.cap, dict(os.environ))
     return results
 
 
@@ -432,12 +481,48 @@ def print_table(title: str, results: dict[str, dict]) -> None:
         print(f"{metric:18s}" + "".join(f"{v:16.2f}" for v in values) + "".join(f"{r:18.2f}" for r in ratios))
 
 
+def print_spread(runs: dict[tuple[str, str, str, str], list[dict]]) -> None:
+    """Each case's figures over its seeds (lowest to highest), and how many runs met the targets."""
+    print("\nSpread over seeds (lowest-highest):")
+    print(
+        f"{'scenario':9s}{'QUEUED':>9s} {'shape':8s}{'waiter':15s}"
+        + "".join(f"{m:>16s}" for m in SPREAD_METRICS)
+    )
+    met = total = 0
+    for (scenario, queued, shape, name), figures in runs.items():
+        cells = [(min(f[m] for f in figures), max(f[m] for f in figures)) for m in SPREAD_METRICS]
+        print(
+            f"{scenario:9s}{queued:>9s} {shape:8s}{name:15s}"
+            + "".join(f"{f'{low:.2f}-{high:.2f}':>16s}" for low, high in cells)
+        )
+        if scenario in TARGET_P95:
+            total += len(figures)
+            met += sum(meets_targets(scenario, f) for f in figures)
+    if total:
+        print(f"at once: {met} of {total} runs of ours met the targets (requests/image, p95, 0 429s)")
+
+
+def meets_targets(scenario: str, figures: dict) -> bool:
+    return (
+        figures["requests/image"] <= TARGET_REQUESTS
+        and figures["p95 delay s"] <= TARGET_P95[scenario]
+        and figures["429s"] == 0
+        and figures["jobs seen ending"] == 1
+    )
+
+
+def scenario(text: str) -> str:
+    if text != "alone" and not (text.isdigit() and int(text) > 0):
+        raise argparse.ArgumentTypeError(f"alone or a number of jobs, not {text!r}")
+    return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--alone-child", nargs=2, metavar=("URL", "KEY"))
     parser.add_argument("--teach", nargs=3, metavar=("URL", "KEY", "JOBS"))
     parser.add_argument("--child", nargs=4, metavar=("URL", "CONTENDER", "JOBS", "CAP"))
-    parser.add_argument("--scenario", action="append", choices=("alone", "100", "1000"))
+    parser.add_argument("--scenario", action="append", type=scenario, help="alone, or how many jobs at once")
     parser.add_argument("--shape", action="append", choices=SHAPES)
     parser.add_argument("--median", type=float, default=8.0)
     parser.add_argument("--sigma", type=float, default=0.4)
@@ -445,7 +530,16 @@ def main() -> None:
     parser.add_argument("--alone-jobs", type=int, default=16)
     parser.add_argument("--learn-from", type=int, default=LEARN_FROM)
     parser.add_argument("--cap", type=float, default=90.0, help="seconds before a contender is cut off")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7, help="the first seed")
+    parser.add_argument("--seeds", type=int, default=3, help="how many seeds, from --seed on")
+    parser.add_argument(
+        "--queued-share",
+        action="append",
+        nargs=2,
+        type=float,
+        metavar=("LOW", "HIGH"),
+        help="range of the share of a job's life spent QUEUED (default: the emulator's and a wider one)",
+    )
     args = parser.parse_args()
     if not (args.alone_child or args.teach or args.child):
         # Every waiter starts from what its own run teaches it, never from files of an earlier run.
@@ -461,18 +555,44 @@ def main() -> None:
         url, name, jobs, cap = args.child
         measure_child(url, name, int(jobs), float(cap))
         return
+    run_all(args)
+
+
+def run_all(args: argparse.Namespace) -> None:
+    runs: dict[tuple[str, str, str, str], list[dict]] = {}
     for scenario in args.scenario or ["alone", "100", "1000"]:
-        for shape in args.shape or SHAPES:
-            results = run_shape(args, shape, scenario)
-            jobs = args.alone_jobs if scenario == "alone" else int(scenario)
-            label = scenario if scenario == "alone" else f"{scenario} at once"
-            print_table(
-                f"{label}: {jobs} jobs, progress {shape}, "
-                f"lognormal median {args.median} s sigma {args.sigma}, {args.rate_limit}/min per key "
-                "(ratios: ours / other)",
-                results,
-            )
-            sys.stdout.flush()
+        for low, high in args.queued_share or QUEUED_SHARES:
+            stock: dict[str, dict] = {}
+            for shape in args.shape or SHAPES:
+                # The learned waiters of a shape and QUEUED share start from one teacher's history: what
+                # it learns depends on the jobs' kind, not on the seed that drew them.
+                with tempfile.TemporaryDirectory(prefix="apiframe-taught-") as taught:
+                    for seed in range(args.seed, args.seed + args.seeds):
+                        case = Case(shape, seed, (low, high))
+                        # Alone, each stock waiter is 16 jobs: cheap enough to measure beside every case.
+                        results = run_case(
+                            args, case, scenario, scenario == "alone" or not stock, Path(taught)
+                        )
+                        if scenario != "alone":
+                            stock = stock or {name: results[name] for name in STOCK}
+                            results = {**results, **stock}
+                        for name in ("ours", LEARNED):
+                            runs.setdefault((scenario, f"{low:.0%}-{high:.0%}", shape, name), []).append(
+                                results[name]
+                            )
+                        print_case(args, scenario, case, results)
+    print_spread(runs)
+
+
+def print_case(args: argparse.Namespace, scenario: str, case: Case, results: dict[str, dict]) -> None:
+    jobs = args.alone_jobs if scenario == "alone" else int(scenario)
+    label = scenario if scenario == "alone" else f"{scenario} at once"
+    print_table(
+        f"{label}: {jobs} jobs, {case.label()}, lognormal median {args.median} s sigma {args.sigma}, "
+        f"{args.rate_limit}/min per key (ratios: ours / other)",
+        results,
+    )
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -65,6 +65,14 @@ def _parser() -> argparse.ArgumentParser:
         "--duration-sigma", type=float, default=0.0, help="lognormal sigma of job lengths (0: all alike)"
     )
     parser.add_argument(
+        "--queued-share",
+        nargs=2,
+        type=float,
+        metavar=("LOW", "HIGH"),
+        default=defaults.queued_share_range,
+        help="range of the share of a varied job's life spent QUEUED",
+    )
+    parser.add_argument(
         "--progress-shape",
         choices=(*SHAPES, MIXED),
         default=defaults.progress_shape,
@@ -112,6 +120,7 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
         lora_duration_factor=args.lora_duration_factor,
         lora_training_cap=args.lora_training_cap,
         duration_sigma=args.duration_sigma,
+        queued_share_range=tuple(args.queued_share),
         progress_shape=args.progress_shape,
         job_failure_rate=args.job_failure_rate,
         credits=args.credits,

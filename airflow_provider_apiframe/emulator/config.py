@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .progress import MIXED, SHAPES
+from .progress import MIXED, QUEUED_SHARE_RANGE, SHAPES
 
 RetryAfterFormat = Literal["seconds", "http-date"]
 
@@ -39,6 +39,9 @@ class EmulatorConfig:
     # one more is answered 429 with a Retry-After.
     lora_training_cap: int = 2
     duration_sigma: float = 0.0
+    # With duration_sigma > 0, the share of each job's life spent QUEUED is drawn uniformly from this range
+    # (a busier service queues longer, and by more varied amounts).
+    queued_share_range: tuple[float, float] = QUEUED_SHARE_RANGE
     # One of progress.SHAPES, or "mixed" for a shape drawn per job.
     progress_shape: str = "linear"
     # The share of jobs that end FAILED whatever their prompt (credits refunded).
@@ -73,6 +76,7 @@ class EmulatorConfig:
         object.__setattr__(self, "api_keys", tuple(self.api_keys))
         object.__setattr__(self, "inactive_keys", tuple(self.inactive_keys))
         object.__setattr__(self, "other_team_keys", tuple(self.other_team_keys))
+        object.__setattr__(self, "queued_share_range", tuple(self.queued_share_range))
         if not self.api_keys:
             raise ValueError("api_keys must hold at least one key")
         if set(self.api_keys) & set(self.other_team_keys):
@@ -93,6 +97,9 @@ class EmulatorConfig:
             raise ValueError(
                 f"progress_shape must be one of {', '.join((*SHAPES, MIXED))}, got {self.progress_shape!r}"
             )
+        low, high = self.queued_share_range
+        if not 0.0 <= low <= high < 1.0:
+            raise ValueError(f"queued_share_range must be 0 <= low <= high < 1, got {low}, {high}")
         if self.lose_submit_answer_every < 0:
             raise ValueError("lose_submit_answer_every must not be negative")
         if self.lora_training_cap < 0:

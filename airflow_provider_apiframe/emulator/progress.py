@@ -60,11 +60,13 @@ class CoursePlanner:
         seed: int | None,
         failure_rate: float = 0.0,
         stream: str = "courses",
+        queued_share_range: tuple[float, float] = QUEUED_SHARE_RANGE,
     ) -> None:
         self.median = median
         self.sigma = sigma
         self.shape = shape
         self.failure_rate = failure_rate
+        self.queued_share_range = queued_share_range
         self._failed_first: set[str] = set()
         # Separate from the fault generator: adding a fault must not change the jobs' lengths. Each
         # ``stream`` draws from a generator of its own (LoRA trainings do not shift the jobs' draws).
@@ -81,7 +83,7 @@ class CoursePlanner:
         duration = median
         if varied and median > 0:
             duration = self._random.lognormvariate(math.log(median), self.sigma)
-        queued = self._random.uniform(*QUEUED_SHARE_RANGE) if varied else QUEUED_SHARE
+        queued = self._random.uniform(*self.queued_share_range) if varied else QUEUED_SHARE
         shape = self._random.choice(SHAPES) if self.shape == MIXED else self.shape
         fixed_duration = _DURATION_MARKER.search(prompt)
         if fixed_duration:

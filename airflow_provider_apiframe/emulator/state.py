@@ -106,6 +106,7 @@ class EmulatorState:
             self.config.progress_shape,
             self.config.seed,
             self.config.job_failure_rate,
+            queued_share_range=self.config.queued_share_range,
         )
         self.loras = LoraRegistry(
             CoursePlanner(

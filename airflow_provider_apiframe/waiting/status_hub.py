@@ -4,10 +4,16 @@ One stream of status requests for every job a process waits for with one connect
 A triggerer holding a hundred deferred tasks, or one task waiting for a batch, would otherwise send a
 ``GET /v2/jobs/{id}`` per job and poll. Each waiter instead asks the process's ``StatusHub`` for news of
 its job by a due time; the hub answers from ``GET /v2/jobs`` pages (up to 100 jobs a request) and
-remembers on which page each job sits, so that later it fetches only the pages that hold jobs due
-now. A page is worth fetching as soon as the polls its waiters asked for add up to one request (a
-hundred jobs that each want news every few seconds get it every ``PAGE_GAP``), and no page is fetched
-more often than that. A job that no page shows (another user's, or a stand-in API
+remembers on which page each job sits, so that later it fetches only the pages that hold waiting jobs.
+
+The hub prices its reads: a page costs one request for every job on it, so a job that waits with others
+is worth a read of its page every few seconds (``SHARED_WORTH``) whatever its own schedule says, and a
+page is read as soon as what its waiters are worth, or the polls they asked for, add up to one request.
+A waiter's own schedule only says when it needs a fresh answer at the latest. How often pages can come
+is the budget's: all the pages the hub reads share ``READ_SHARE`` of the pace of the budget its transport
+books with (the rest is the margin for submits and other processes on the key), none is read sooner
+than ``PAGE_GAP`` after the last time, and none while sends already booked on the budget wait their
+turn. A job that no page shows (another user's, or a stand-in API
 without the list) is asked about alone, and so is a job waited for alone, where one ``GET`` by id is
 as cheap as a page, once its model's durations are known (until then a page of the model's jobs, for
 the same one request, also teaches them).
@@ -21,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from dataclasses import dataclass
@@ -35,6 +42,7 @@ from airflow_provider_apiframe.exceptions import (
 from airflow_provider_apiframe.utils import metrics
 from airflow_provider_apiframe.waiting.durations import MIN_SAMPLES, history_for
 from airflow_provider_apiframe.waiting.pages import PAGE_SIZE, DurationLearner, Page, page_request, parse_page
+from airflow_provider_apiframe.waiting.watch import FIRST_POLL_AFTER
 from airflow_provider_apiframe.wire.jobs import Job, parse_job
 from airflow_provider_apiframe.wire.transport import AsyncTransport, ClientSettings, job_request
 
@@ -42,11 +50,21 @@ log = logging.getLogger(__name__)
 
 # No page is fetched more often than this; a waiter due sooner after a fetch waits for the next one.
 PAGE_GAP = 0.8
+# The share of the budget's pace the hub's reads may take: the rest is kept for submits (a batch's submit
+# trigger books the same budget) and, with a shared budget, for the other processes on the key.
+READ_SHARE = 0.8
+# Reads a second a waiting job is worth where others wait too: what the operator's default poll_interval
+# (5 s) would cost it alone. A read answers for all of a page's jobs, so a hundred of them make it worth a
+# request every PAGE_GAP, a couple every few seconds, whatever their own schedules say.
+SHARED_WORTH = 0.2
+# A budget kept in another process (Redis) is asked for its headroom at most this often.
+HEADROOM_TTL = 1.0
 # A job created this long before the submit time a waiter was given is still looked for on a page
 # (the API's clock and ours may differ a little).
 CLOCK_SLACK = 30.0
 MAX_IN_FLIGHT = 4
-# A page key for the newest page (no cursor); None means "not seen on any page yet".
+# A page key for the newest page (no cursor); None means "not seen on any page yet", and is the key of the
+# sweep that looks for such waiters from the top.
 TOP = ""
 
 Outcome = Job | ApiframeError
@@ -109,7 +127,7 @@ class StatusHub:
         self.transport = transport
         # Several waiters may wait for one job (an operator and a sensor, say): each has its own due time.
         self.waiters: dict[str, list[Waiter]] = {}
-        self.page_fetched_at: dict[str, float] = {}
+        self.page_fetched_at: dict[str | None, float] = {}
         self.list_supported = True
         self.users = 0
         self._filter_model: str | None = None
@@ -117,6 +135,12 @@ class StatusHub:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        # What the budget allows the hub's reads: requests a second, and no read before hold_until.
+        self.read_rate = math.inf
+        self.hold_until = 0.0
+        self._headroom_at = -math.inf
+        # The least time between two reads of one page now: PAGE_GAP, or longer where the budget is short.
+        self.gap = PAGE_GAP
 
     @contextlib.asynccontextmanager
     async def watch(
@@ -161,8 +185,10 @@ class StatusHub:
 
     async def _run(self) -> None:
         while True:
-            now = time.time()
             waiting = [w for w in self.all_waiters() if w.waiting]
+            if waiting:
+                await self._read_headroom()
+            now = time.time()
             pages = self._pages_ready_at(waiting)
             ready = [w for w in waiting if self._ready_at(w, pages) <= now]
             if not ready:
@@ -170,29 +196,69 @@ class StatusHub:
                 continue
             await self._isolated(self._answer(ready, now), ready)
 
-    def _page_of(self, waiter: Waiter) -> str | None:
-        """Return the page the waiter is answered with (so at its pace); None where it is asked by id."""
-        return waiter.page if not waiter.unlisted and self._listing() else None
+    async def _read_headroom(self) -> None:
+        """Take from the transport's budget how often the hub's reads may come, and from when."""
+        budget = self.transport.budget
+        if budget is None:
+            return
+        if budget.blocking:
+            # Another process keeps the pace (Redis): ask it now and then, never on the loop's thread.
+            if time.monotonic() - self._headroom_at < HEADROOM_TTL:
+                return
+            self._headroom_at = time.monotonic()
+            headroom = await asyncio.to_thread(budget.headroom)
+        else:
+            headroom = budget.headroom()
+        self.read_rate = READ_SHARE * headroom.rate
+        # Sends booked before now go first: a read booked behind them would only be older when it came.
+        self.hold_until = time.time() + headroom.wait
 
-    def _pages_ready_at(self, waiting: list[Waiter]) -> dict[str, float]:
-        """When each page's waiters, together, have asked for one poll's worth of news."""
-        rates: dict[str, float] = {}
+    def _listed(self, waiter: Waiter) -> bool:
+        """Whether the waiter is answered with a page (so at its pace) rather than asked about by id."""
+        return not waiter.unlisted and self._listing()
+
+    def _pages_ready_at(self, waiting: list[Waiter]) -> dict[str | None, float]:
+        """
+        Return when each page is worth a read.
+
+        That is once its waiters' worth, or the polls they asked for, add up to one request; the waiters
+        not placed yet (key None) likewise, for the sweep that finds them.
+        """
+        rates: dict[str | None, float] = {}
+        # A read right after the submit finds the jobs QUEUED: their worth counts from a little later.
+        worth_from: dict[str | None, float] = {}
+        unplaced: list[Waiter] = []
+        shared = len(self.waiters) > 1
         for waiter in waiting:
-            if (page := self._page_of(waiter)) is not None:
-                wanted_every = max(waiter.due - waiter.asked_at, PAGE_GAP)
-                rates[page] = rates.get(page, 0.0) + 1 / wanted_every
+            if not self._listed(waiter):
+                continue
+            # A waiter not placed yet is looked for at its due time: only its worth brings the sweep sooner.
+            rate = 0.0 if waiter.page is None else 1 / max(waiter.due - waiter.asked_at, PAGE_GAP)
+            if shared:
+                rate = max(rate, SHARED_WORTH)
+                start = waiter.created_hint + FIRST_POLL_AFTER
+                worth_from[waiter.page] = min(worth_from.get(waiter.page, start), start)
+            rates[waiter.page] = rates.get(waiter.page, 0.0) + rate
+            if waiter.page is None:
+                unplaced.append(waiter)
+        # Every page read at the same pace, and a sweep of the unplaced as the pages it walks, fit the budget.
+        reads = len(rates) - bool(unplaced) + math.ceil(len(unplaced) / PAGE_SIZE)
+        self.gap = max(PAGE_GAP, reads / self.read_rate)
+        # Waiters never swept for have waited since they asked.
+        since = {None: min((w.asked_at for w in unplaced), default=0.0), **self.page_fetched_at}
         return {
-            page: self.page_fetched_at.get(page, 0.0) + max(PAGE_GAP, 1 / rate)
+            page: max(since.get(page, 0.0) + max(self.gap, 1 / rate), worth_from.get(page, 0.0))
+            if rate
+            else math.inf
             for page, rate in rates.items()
         }
 
-    def _ready_at(self, waiter: Waiter, pages: dict[str, float]) -> float:
-        """When a waiter can be answered: at its due time, or with its page, but not before the page's gap."""
-        page = self._page_of(waiter)
-        if page is None:
+    def _ready_at(self, waiter: Waiter, pages: dict[str | None, float]) -> float:
+        """When a waiter can be answered: at its due time, or with its page, within the budget's gaps."""
+        if not self._listed(waiter):
             return waiter.due
-        earliest = self.page_fetched_at.get(page, 0.0) + PAGE_GAP
-        return max(earliest, min(waiter.due, pages[page]))
+        earliest = max(self.page_fetched_at.get(waiter.page, 0.0) + self.gap, self.hold_until)
+        return max(earliest, min(waiter.due, pages[waiter.page]))
 
     async def _sleep_until(self, moment: float | None) -> None:
         timeout = None if moment is None else max(0.0, moment - time.time())
@@ -227,9 +293,7 @@ class StatusHub:
             else:
                 by_page.setdefault(waiter.page, []).append(waiter)
         work = [self._isolated(self._get_one(w), [w]) for w in alone]
-        work += [
-            self._isolated(self._fetch_page(cursor, group, now), group) for cursor, group in by_page.items()
-        ]
+        work += [self._isolated(self._fetch_page(cursor, group), group) for cursor, group in by_page.items()]
         if unplaced:
             work.append(self._isolated(self._sweep(unplaced, now), unplaced))
         await asyncio.gather(*work)
@@ -261,11 +325,11 @@ class StatusHub:
             waiter.created_at = outcome.created_at
         waiter.answer(outcome)
 
-    async def _fetch_page(self, cursor: str, group: list[Waiter], now: float) -> None:
+    async def _fetch_page(self, cursor: str, group: list[Waiter]) -> None:
         page = await self._list(cursor, group)
         if page is None:
             return
-        seen = self._take(page, cursor, now)
+        seen = self._take(page, cursor)
         for waiter in group:
             if waiter.job_id not in seen:
                 # Not where it was: newer jobs pushed it off the newest page. Look for it from the top.
@@ -273,17 +337,20 @@ class StatusHub:
 
     async def _sweep(self, unplaced: list[Waiter], now: float) -> None:
         """Walk from the newest page down until every unplaced waiter is found or cannot be."""
+        self.page_fetched_at[None] = now
         looking = set(unplaced)
         oldest = min(w.oldest_possible for w in unplaced)
         cursor: str | None = TOP
         pages = 0
-        max_pages = len(self.waiters) // PAGE_SIZE + 2
-        while looking and cursor is not None and pages < max_pages:
+        # Where other processes' jobs sit between ours, ours spread over more pages than they would fill:
+        # a page is still cheaper than asking alone for the waiters it may hold, while fewer pages have
+        # been read than waiters are missing.
+        while looking and cursor is not None and pages < max(len(looking), 2):
             page = await self._list(cursor, list(looking))
             if page is None:
                 return
             pages += 1
-            seen = self._take(page, cursor, now)
+            seen = self._take(page, cursor)
             looking = {w for w in looking if w.job_id not in seen}
             created = [job.created_at for job in page.jobs if job.created_at is not None]
             if created and min(created) < oldest:
@@ -321,8 +388,10 @@ class StatusHub:
             log.warning("GET /v2/jobs is not usable (%s); polling each job alone", error)
             self.list_supported = False
 
-    def _take(self, page: Page, cursor: str, now: float) -> set[str]:
+    def _take(self, page: Page, cursor: str) -> set[str]:
         """Answer the page's waiters that are due or done; return the ids of the jobs on the page."""
+        # As of its answer: a read that waited for the budget or a slow API is as fresh as it came.
+        now = time.time()
         self.page_fetched_at[cursor] = now
         for job in page.jobs:
             waiters = self.waiters.get(job.id)
@@ -332,7 +401,7 @@ class StatusHub:
                 waiter.page = cursor
                 waiter.created_at = job.created_at
                 # Answer the due waiters, and any that can stop waiting; the rest learn at their due time.
-                if job.status.is_terminal or waiter.due <= now + PAGE_GAP:
+                if job.status.is_terminal or waiter.due <= now + self.gap:
                     waiter.answer(job)
         return {job.id for job in page.jobs}
 

@@ -76,6 +76,13 @@ class Pacer:
             self._due = due + self.interval
             return send_at - now
 
+    def headroom(self, now: float) -> Headroom:
+        """Return what the pace allows now, booking nothing: its rate, and the wait of a send booked now."""
+        with self._lock:
+            self._recover(now)
+            wait = max(0.0, self._due - (self.burst - 1) * self.interval - now)
+            return Headroom(1.0 / self.interval, wait)
+
     def rate_limited(self, now: float, retry_after: float | None, sent_at: float) -> None:
         """Halve the pace and hold sends as the API asked: it answered 429 to a send made at ``sent_at``."""
         with self._lock:
@@ -101,6 +108,15 @@ class Pacer:
 
 
 @dataclass(frozen=True)
+class Headroom:
+    """How much a budget can take now: sends a second at its current pace, and how long one would wait."""
+
+    rate: float
+    # Seconds a send booked now would wait: sends already booked (by anyone on the budget) come first.
+    wait: float
+
+
+@dataclass(frozen=True)
 class Booking:
     """A send booked with a budget: how long to wait before making it, and when that is on its clock."""
 
@@ -120,6 +136,9 @@ class Budget(Protocol):
     def refused(self, retry_after: float | None, booking: Booking) -> None:
         """Slow down because the API answered the booked send with 429."""
 
+    def headroom(self) -> Headroom:
+        """Return what the budget can take now, booking nothing."""
+
 
 class LocalBudget:
     """The pace of one process, on its monotonic clock."""
@@ -138,3 +157,7 @@ class LocalBudget:
     def refused(self, retry_after: float | None, booking: Booking) -> None:
         """Slow this process's pace down after a 429 to the booked send."""
         self.pacer.rate_limited(time.monotonic(), retry_after, booking.send_at)
+
+    def headroom(self) -> Headroom:
+        """Return what this process's pace can take now."""
+        return self.pacer.headroom(time.monotonic())

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from airflow_provider_apiframe.wire.pacing import Booking, LocalBudget, Pacer
+from airflow_provider_apiframe.wire.pacing import Booking, Headroom, LocalBudget, Pacer
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -74,6 +74,11 @@ class RedisBudget:
 
         if self._update(slow_down) is None:
             self.fallback.refused(retry_after, booking)
+
+    def headroom(self) -> Headroom:
+        """Return what the shared pace can take now (every process's bookings counted); blocking."""
+        shared = self._update(lambda pacer, now: pacer.headroom(now))
+        return shared if shared is not None else self.fallback.headroom()
 
     def _update(self, change: Callable[[Pacer, float], T]) -> T | None:
         """Apply ``change`` to the shared pace atomically; None if Redis could not be reached."""

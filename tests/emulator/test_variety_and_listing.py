@@ -30,6 +30,19 @@ def test_job_lengths_are_lognormal_around_the_median_and_seeded(apiframe_emulato
     assert durations(again, Api(again), 300) == lengths
 
 
+def test_a_wider_queued_share_is_drawn_over_its_whole_range(apiframe_emulator_factory, clock):
+    def shares(**config):
+        server = apiframe_emulator_factory(
+            clock=clock, job_duration=8.0, duration_sigma=0.4, seed=5, credits=9999, **config
+        )
+        api = Api(server)
+        return [server.controls.state.jobs[api.new_job(prompt=f"koi {i}")].queued_share for i in range(200)]
+
+    default, wider = shares(), shares(queued_share_range=(0.05, 0.35))
+    assert min(default) >= 0.1 and max(default) <= 0.3
+    assert 0.05 <= min(wider) < 0.08 and 0.32 < max(wider) <= 0.35
+
+
 def test_without_sigma_every_job_takes_the_same_time_and_a_marker_fixes_one(api, server):
     assert set(durations(server, api, 5)) == {10.0}
     job_id = api.new_job(prompt="koi [duration:3.5]")
@@ -78,6 +91,8 @@ def test_mixed_draws_several_shapes_and_a_marker_chooses_one():
         {"outage_every": 10},
         {"outage_every": 2, "outage_length": 3},
         {"lose_submit_answer_every": -1},
+        {"queued_share_range": (0.3, 0.1)},
+        {"queued_share_range": (0.1, 1.0)},
     ],
 )
 def test_bad_variety_settings_are_refused(bad):

@@ -208,3 +208,85 @@ def test_a_failure_no_typed_error_foresaw_costs_only_the_waiters_it_concerns(ser
     assert isinstance(seen, Job) and seen.id == job_id
     assert isinstance(failed, ApiframeTransientError) and "a flaw no typed error foresaw" in str(failed)
     assert status_hub.live_hubs() == 0
+
+
+def test_waiters_that_share_pages_hear_of_their_ends_long_before_their_own_schedules_ask(server):
+    job_ids = submit(["heron [duration:1]", "stork [duration:1]"])
+
+    async def scenario():
+        settings = await ApiframeHook().async_settings()
+        async with status_hub.shared_hub(settings) as hub:
+
+            async def wait(job_id):
+                async with hub.watch(job_id, created_hint=time.time() - 5) as news:
+                    due = time.time() + 120  # a schedule that knows nothing: ask again in two minutes
+                    while True:
+                        outcome = await news.next(due)
+                        if isinstance(outcome, Job) and outcome.status.is_terminal:
+                            return outcome, due - time.time()
+                        due = time.time() + 120
+
+            return await asyncio.gather(*(wait(job_id) for job_id in job_ids))
+
+    for job, left_of_due in asyncio.run(scenario()):
+        assert job.status.value == "COMPLETED"
+        # Two waiters are worth a page read every couple of seconds: nowhere near their due times.
+        assert left_of_due > 100
+    assert status_hub.live_hubs() == 0
+
+
+def test_page_reads_wait_for_the_sends_already_booked_on_the_budget(apiframe_emulator_factory, monkeypatch):
+    server = apiframe_emulator_factory(api_keys=(TEST_KEY,), job_duration=0.5)
+    monkeypatch.setenv("AIRFLOW_CONN_APIFRAME_DEFAULT", connection_uri(server.url, rate_limit_per_minute=60))
+    job_ids = submit(["ibis", "crane"])
+
+    async def scenario():
+        settings = await ApiframeHook().async_settings()
+        budget = settings.budget()
+        for _ in range(8):  # a batch's submits, queued on the budget the hub's transport books with
+            budget.book()
+        queued = budget.headroom().wait
+        async with (
+            status_hub.shared_hub(settings) as hub,
+            hub.watch(job_ids[0], created_hint=time.time() - 5) as first,
+            hub.watch(job_ids[1], created_hint=time.time() - 5) as second,
+        ):
+            answers = asyncio.gather(first.next(time.time()), second.next(time.time()))
+            await asyncio.sleep(1.0)
+            # The hub booked nothing behind the submits: the next submit's turn is a second nearer.
+            left = budget.headroom().wait
+            return queued, left, await answers
+
+    queued, left, answers = asyncio.run(scenario())
+    assert queued > 3.0
+    assert left == pytest.approx(queued - 1.0, abs=0.3)
+    assert all(isinstance(answer, Job) and answer.id in job_ids for answer in answers)
+
+
+def test_jobs_spread_among_other_processes_jobs_are_found_on_pages_not_asked_alone(
+    apiframe_emulator_factory, monkeypatch
+):
+    """
+    Another triggerer or worker on the key submits between ours: our jobs sit one in four on the pages.
+    Reading further pages is cheaper than asking each job alone as long as fewer pages are read than
+    jobs are missing.
+    """
+    server = apiframe_emulator_factory(api_keys=(TEST_KEY,), job_duration=3.0, credits=100_000)
+    # Unpaced: 240 submits in a moment rather than half a minute of the default budget.
+    monkeypatch.setenv("AIRFLOW_CONN_APIFRAME_DEFAULT", connection_uri(server.url, rate_limit_per_minute=0))
+    ours = []
+    for number in range(60):
+        ours += submit([f"ours {number}"])
+        submit([f"theirs {number} {copy}" for copy in range(3)])
+    server.advance_clock(60)  # every job has ended
+    before = server.stats()
+
+    async def wait_ours():
+        return await asyncio.gather(*(first_event(trigger(job_id)) for job_id in ours))
+
+    events = asyncio.run(wait_ours())
+    after = server.stats()
+    assert all(event["status"] == "success" for event in events)
+    # 240 jobs on pages of 100: three pages answer for all 60 of ours.
+    assert after["polls"] - before["polls"] == 0
+    assert after["list_requests"] - before["list_requests"] <= 4

@@ -87,3 +87,17 @@ def test_hooks_of_a_process_share_the_connections_budget(apiframe_emulator_facto
 def test_pacing_can_be_turned_off(emulator, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_APIFRAME_DEFAULT", connection_uri(emulator.url, rate_limit_per_minute=0))
     assert ApiframeHook().transport.budget is None
+
+
+def test_headroom_tells_the_pace_and_the_wait_of_the_next_send_without_booking_it():
+    pacer = Pacer(limit_per_minute=120, burst=2)  # 60 / 118 s apart
+    assert pacer.headroom(50.0).wait == 0.0
+    for _ in range(5):
+        pacer.reserve(50.0)
+    headroom = pacer.headroom(50.0)
+    assert headroom.rate == pytest.approx(118 / 60)
+    # Asking again books nothing: the wait it tells is the wait the next booking gets.
+    assert pacer.headroom(50.0) == headroom
+    assert headroom.wait == pytest.approx(pacer.reserve(50.0)) and headroom.wait > 0
+    pacer.rate_limited(now=50.0, retry_after=None, sent_at=50.0)
+    assert pacer.headroom(50.0).rate == pytest.approx(headroom.rate / 2)

@@ -69,3 +69,14 @@ def test_a_worker_and_a_triggerer_sharing_a_key_stay_under_its_limit_together(
     assert [len(o) for o in outcomes] == [each, each]
     assert server.stats()["responses_by_status"].get("429", 0) == 0
     assert all(outcome == "ok" for o in outcomes for outcome in o)
+
+
+def test_the_headroom_of_a_shared_budget_counts_every_process_bookings(redis_url, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_REDIS_DEFAULT", redis_url)
+    first, second = redis_budgets(2, limit=61)  # one send a second
+    assert second.headroom().wait == 0.0
+    for _ in range(4):
+        first.book()
+    # The other process's bookings come first: a send the second books now waits for them.
+    assert second.headroom().wait == pytest.approx(4.0, abs=0.1)
+    assert second.headroom().rate == pytest.approx(1.0)

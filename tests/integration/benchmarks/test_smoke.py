@@ -29,8 +29,9 @@ pytestmark = pytest.mark.skipif(
 RUNS = {
     "import_cost.py": ["--runs", "1"],
     "waiting_policy.py": ["--jobs", "20", "--learn-from", "5", "--shape", "linear"],
-    "waiting.py": ["--scenario", "alone", "--shape", "linear", "--alone-jobs", "2", "--learn-from", "2",
-                   "--median", "1", "--sigma", "0.2"],
+    "waiting.py": ["--scenario", "alone", "--scenario", "5", "--shape", "linear", "--alone-jobs", "2",
+                   "--learn-from", "2", "--median", "1", "--sigma", "0.2", "--seeds", "1",
+                   "--queued-share", "0.05", "0.35"],
     "shared_budget.py": ["--each", "3", "--rate-limit", "600"],
     # A real Airflow 3 (API server, DAG processor, scheduler, triggerer, LocalExecutor): about a minute
     # even for one contender on two rows, most of it Airflow's start and its task processes' imports. So
@@ -190,6 +191,13 @@ def test_waiting(benchmark_output):
         row(output, metric, columns)
     # Every contender saw both jobs end: none was cut off.
     assert row(output, "jobs seen ending", columns)[: len(contenders)] == [1.0] * len(contenders)
+    # Five at once, ours cold and learned next to the stock waiters, then each case's spread over seeds.
+    assert "5 at once: 5 jobs, progress linear, QUEUED 5%-35%, seed 7" in output
+    spread = output[output.index("Spread over seeds") :]
+    for scenario in ("alone", "5"):
+        for name in ("ours", "ours, learned"):
+            pattern = rf"^{scenario}\s+5%-35% linear\s+{re.escape(name)}\s+\d"
+            assert re.search(pattern, spread, re.MULTILINE), spread
 
 
 def test_shared_budget(benchmark_output):
@@ -203,29 +211,25 @@ def test_shared_budget(benchmark_output):
     assert redis > 0 and alone > 0
 
 
+def assert_a_successful_run(output: str, heading: str, rows: int, metrics: tuple[str, ...]) -> None:
+    """A one-column table: its heading, a run that succeeded, each row paid for once, every metric."""
+    assert heading in output
+    assert re.search(r"^run\s+success$", output, re.MULTILINE), output
+    assert row(output, "jobs paid", 1) == [float(rows)]
+    for metric in metrics:
+        row(output, metric, 1)
+
+
 def test_batch(benchmark_output):
     output = benchmark_output("batch.py")
-    assert "2 rows, 120 requests a minute per key enforced" in output
-    assert re.search(r"^run\s+success$", output, re.MULTILINE), output
+    metrics = ("wall / bound", "requests/image", "429s", "worker-slot s", "operator code s")
+    assert_a_successful_run(output, "2 rows, 120 requests a minute per key enforced", 2, metrics)
     assert row(output, "failed images", 1) == [0.0]
-    # Each row paid for once.
-    assert row(output, "jobs paid", 1) == [2.0]
-    for metric in ("wall / bound", "requests/image", "429s", "worker-slot s", "operator code s"):
-        row(output, metric, 1)
 
 
 def test_topology(benchmark_output):
     output = benchmark_output("topology.py")
-    assert "6 rows, 600 requests a minute per key enforced" in output
-    assert re.search(r"^run\s+success$", output, re.MULTILINE), output
-    # Each row paid for once, and the key's budget kept across both batches' triggers.
-    assert row(output, "jobs paid", 1) == [6.0]
+    metrics = ("wall / bound", "requests/image", "worker-slot s", "largest trigger KB", "database B per row")
+    assert_a_successful_run(output, "6 rows, 600 requests a minute per key enforced", 6, metrics)
+    # The key's budget kept across both batches' triggers, on two triggerers.
     assert row(output, "429s", 1) == [0.0]
-    for metric in (
-        "wall / bound",
-        "requests/image",
-        "worker-slot s",
-        "largest trigger KB",
-        "database B per row",
-    ):
-        row(output, metric, 1)
