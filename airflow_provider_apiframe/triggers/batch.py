@@ -7,9 +7,9 @@ mid-batch is replaced by one that runs the same trigger again from its kwargs, a
 submitted gets its job back from the API for free. Waiting starts with the second chunk: each chunk's
 trigger first reads how the earlier chunks' jobs stand (from ``GET /v2/jobs`` pages, a hundred jobs a
 request), so that a row whose job failed is sent again while the batch is still submitting, not after
-its last job has ended. Both triggers carry the rows already
-settled (done, or given up) through their kwargs into their event unchanged, so that the operator has
-the whole batch in hand at the end, whichever path it took; they hold plain JSON only.
+its last job has ended. Both triggers carry the rows already settled (done, or given up) through their
+kwargs into their event unchanged, so that the operator has the whole batch in hand at the end,
+whichever path it took; they hold plain JSON only.
 
 Events carry one small entry per row (job id, image URLs, credits, or the error), never Job bodies.
 """
