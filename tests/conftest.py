@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -85,6 +86,35 @@ def fresh_credit_ledgers():
     ledger._local_ledgers.clear()
     yield
     ledger._local_ledgers.clear()
+
+
+# XComs as triggers reach them (the triggerer's supervisor on Airflow 3, the database on Airflow 2),
+# for the task instances tests stand in with: (dag_id, task_id, run_id, map_index, key) to a value that
+# went through JSON. Real XCom is met by the DAG runs in tests/integration.
+TASK_XCOMS: dict[tuple[str, str, str, int, str], object] = {}
+
+
+def xcom_place(holder, key: str) -> tuple[str, str, str, int, str]:
+    """Where a task instance's (or a batch plan's) XCom ``key`` is kept in ``TASK_XCOMS``."""
+    map_index = -1 if holder.map_index is None else holder.map_index
+    return (holder.dag_id, holder.task_id, holder.run_id, map_index, key)
+
+
+@pytest.fixture(autouse=True)
+def task_xcoms(monkeypatch):
+    """Triggers read and write the XComs the tests' task instances pushed; none outlives its test."""
+    from airflow_provider_apiframe.batch import plan
+
+    async def read(holder, key):
+        return TASK_XCOMS.get(xcom_place(holder, key))
+
+    async def write(holder, key, value):
+        TASK_XCOMS[xcom_place(holder, key)] = json.loads(json.dumps(value))
+
+    monkeypatch.setattr(plan, "read_xcom", read)
+    monkeypatch.setattr(plan, "write_xcom", write)
+    yield TASK_XCOMS
+    TASK_XCOMS.clear()
 
 
 @pytest.fixture

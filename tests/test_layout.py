@@ -159,8 +159,11 @@ def test_a_trigger_stored_by_the_previous_release_is_built_again(classpath, kwar
 
 
 # Kwargs a trigger gained after the previous release, with the value that keeps its old behaviour (a
-# stored submit trigger does look at its earlier rows' jobs now: every model's pages, none skipped).
-ADDED_SINCE = {"ApiframeBatchSubmitTrigger": {"path": "/v2/images/generate", "model": None, "done": []}}
+# stored submit trigger does look at its earlier rows' jobs now: every model's pages, none skipped; it
+# sends the rows it carries, having no plan in XCom).
+ADDED_SINCE = {
+    "ApiframeBatchSubmitTrigger": {"path": "/v2/images/generate", "model": None, "done": [], "plan": None}
+}
 
 
 def test_stored_batch_submits_are_read_as_typed_rows():

@@ -32,7 +32,13 @@ from airflow_provider_apiframe.operators.arguments import (
 )
 from airflow_provider_apiframe.operators.job import ApiframeJobTaskMixin
 from airflow_provider_apiframe.utils import metrics
-from airflow_provider_apiframe.waiting.events import BatchSubmitted, BatchWaited, JobEvent, JobFailed
+from airflow_provider_apiframe.waiting.events import (
+    BatchSubmitted,
+    BatchWaited,
+    JobEvent,
+    JobFailed,
+    is_sent_again,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -99,9 +105,9 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
 
     # The argument that holds the rows, as errors name it.
     rows_argument = "rows"
-    # Rows one submit trigger carries: its row in the trigger table stays small (about 0.4 MB of bodies
-    # at 500-character prompts), each chunk's jobs are recorded before the next is sent, and a triggerer
-    # that dies mid-submission leaves at most this many rows to send again.
+    # Rows a chunk of the submission holds: one XCom value (about 0.3 MB of bodies at 500-character
+    # prompts), and at most what a triggerer that dies mid-submission leaves to send again: each chunk's
+    # jobs are recorded before the next is sent.
     submit_chunk = 500
 
     def batch_input(self) -> tuple[Any, Any]:
@@ -196,27 +202,28 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
     ) -> list[dict[str, Any]] | None:
         if not to_submit:
             return self._wait(context, rows, state)
+        from airflow_provider_apiframe.batch.plan import SubmitPlan
         from airflow_provider_apiframe.storage.inputs import with_urls
         from airflow_provider_apiframe.triggers.batch import ApiframeBatchSubmitTrigger, RowSubmit
 
         keys = self._keys(context, rows)
-        to_submit = to_submit[: self.submit_chunk]
         urls = self._input_urls(to_submit)
+        submits = [
+            RowSubmit(
+                row=row.index,
+                key=keys[row.index],
+                body=self.operation.request_body(
+                    JobRequest(self.model, with_urls(row.options, urls), row.prompt)
+                ),
+                failure=state.failures.get(row.index),
+            ).stored()
+            for row in to_submit
+        ]
         limit = self.hook.settings.rate_limit_per_minute or 6000
         self.defer(
             trigger=ApiframeBatchSubmitTrigger(
                 apiframe_conn_id=self.apiframe_conn_id,
-                submits=[
-                    RowSubmit(
-                        row=row.index,
-                        key=keys[row.index],
-                        body=self.operation.request_body(
-                            JobRequest(self.model, with_urls(row.options, urls), row.prompt)
-                        ),
-                        failure=state.failures.get(row.index),
-                    ).stored()
-                    for row in to_submit
-                ],
+                submits=[],
                 jobs=state.jobs,
                 settled=state.settled,
                 max_jobs_per_row=self.max_resubmissions + 1,
@@ -224,6 +231,7 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
                 path=self.operation.path,
                 model=self.operation.model(self.model).id,
                 done=state.done,
+                plan=SubmitPlan.push(context["ti"], submits, self.submit_chunk).stored(),
             ),
             method_name="after_submit",
             # Room for every submit at the budget's pace twice over, and each riding out a storm.
@@ -236,7 +244,7 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
         return None
 
     def after_submit(self, context: Context, event: BatchSubmitted) -> list[dict[str, Any]] | None:
-        """Record the chunk's jobs (Airflow 3.3+); send the next chunk, with the failed rows; or wait."""
+        """Record the rows' jobs (Airflow 3.3+); submit again the rows whose earlier job failed; or wait."""
         rows = self._rows()
         keys = self._keys(context, rows)
         record_jobs(
@@ -257,7 +265,7 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
         remaining = [row for row in rows if str(row.index) not in jobs and str(row.index) not in settled]
         if remaining:
             self.log.info(
-                "%d rows have a job; submitting the next of %d more%s",
+                "%d rows have a job; submitting %d more%s",
                 len(jobs),
                 len(remaining),
                 f" ({len(again)} whose jobs failed)" if again else "",
@@ -381,7 +389,7 @@ def _sort_outcomes(
     again: list[Row] = []
     failures: dict[int, JobFailed] = {}
     for index, outcome in outcomes.items():
-        if outcome["status"] == "error" and outcome["reason"] in ("failed", "cancelled"):
+        if is_sent_again(outcome):
             again.append(rows[int(index)])
             failures[int(index)] = outcome
         else:

@@ -1,15 +1,17 @@
 """
 The two triggers of a batch: one submits its rows, one waits for their jobs; neither holds a worker slot.
 
-A batch of a thousand rows takes two minutes to submit at 500 requests a minute, so submitting runs on
-the triggerer too, a chunk of rows per trigger, under each row's idempotency key: a triggerer that dies
-mid-batch is replaced by one that runs the same trigger again from its kwargs, and every row already
-submitted gets its job back from the API for free. Waiting starts with the second chunk: each chunk's
-trigger first reads how the earlier chunks' jobs stand (from ``GET /v2/jobs`` pages, a hundred jobs a
-request), so that a row whose job failed is sent again while the batch is still submitting, not after
-its last job has ended. Both triggers carry the rows already settled (done, or given up) through their
-kwargs into their event unchanged, so that the operator has the whole batch in hand at the end,
-whichever path it took; they hold plain JSON only.
+A batch of ten thousand rows takes twenty minutes to submit at 500 requests a minute, so submitting runs
+on the triggerer too, in one trigger for the whole submission: it reads the rows' request bodies from the
+task's XCom a chunk at a time and records each chunk's jobs there before sending the next
+(:mod:`~airflow_provider_apiframe.batch.plan`), every row under its idempotency key. A triggerer that
+dies mid-batch is replaced by one that runs the same trigger again from its kwargs, skips the chunks
+recorded and sends the rest: at most one chunk again, each row of it getting its job back from the API
+for free. Waiting starts with the second chunk: before each chunk the trigger reads how the jobs sent so
+far stand (from ``GET /v2/jobs`` pages, a hundred jobs a request), so that a row whose job failed is sent
+again while the batch is still submitting, not after its last job has ended. Both triggers carry the rows
+already settled (done, or given up) through their kwargs into their event unchanged, so that the
+operator has the whole batch in hand at the end, whichever path it took; they hold plain JSON only.
 
 Events carry one small entry per row (job id, image URLs, credits, or the error), never Job bodies.
 """
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_apiframe.batch.plan import SentChunk, SubmitPlan
 from airflow_provider_apiframe.catalogue.operations import IMAGE_GENERATION
 from airflow_provider_apiframe.exceptions import (
     ApiframeAuthError,
@@ -31,7 +34,13 @@ from airflow_provider_apiframe.exceptions import (
 )
 from airflow_provider_apiframe.triggers.apiframe import watch_through
 from airflow_provider_apiframe.utils.logs import Log
-from airflow_provider_apiframe.waiting.events import BatchSubmitted, BatchWaited, JobEvent, JobFailed
+from airflow_provider_apiframe.waiting.events import (
+    BatchSubmitted,
+    BatchWaited,
+    JobEvent,
+    JobFailed,
+    is_sent_again,
+)
 from airflow_provider_apiframe.waiting.status_hub import shared_hub
 from airflow_provider_apiframe.waiting.watch import JobWatch, error_event
 from airflow_provider_apiframe.wire.idempotency import KeyChain
@@ -87,10 +96,10 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
     key or an empty balance stops the batch's submits: the rows not yet sent are settled with that error.
 
     :param apiframe_conn_id: The Airflow connection holding the API key.
-    :param submits: ``[index, key, body]`` for each row to submit.
-    :param jobs: Row index (a string) to job id, for rows that already have a live or finished job: the
-        earlier chunks' (or an earlier try's). Their statuses are read once before the chunk is sent;
-        the event's ``ended`` holds the end event of each that had ended without its outputs.
+    :param submits: ``[index, key, body]`` for each row to submit, when there is no ``plan``.
+    :param jobs: Row index (a string) to job id, for rows that already have a live or finished job (an
+        earlier try's or submission's). Their statuses are read once before each chunk is sent; the
+        event's ``ended`` holds the end event of each that had ended without its outputs.
     :param settled: Row index to the row's final event, for rows already done or given up.
     :param max_jobs_per_row: Jobs one row may take, its first included.
     :param started_at: Epoch seconds when the batch first submitted (None: now).
@@ -98,6 +107,9 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
         they submitted image generations).
     :param model: The batch's model, to read only its jobs' pages (None: every job's).
     :param done: Rows of ``jobs`` whose job was seen completed already: not read again here.
+    :param plan: Where the rows' submits wait in the task's XCom, a chunk a value
+        (:class:`~airflow_provider_apiframe.batch.plan.SubmitPlan`); each chunk's jobs are recorded
+        there before the next is sent. Triggers stored before plans carry their rows in ``submits``.
     """
 
     def __init__(
@@ -111,6 +123,7 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
         path: str = IMAGE_GENERATION.path,
         model: str | None = None,
         done: list[str] | None = None,
+        plan: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.apiframe_conn_id = apiframe_conn_id
@@ -122,6 +135,7 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
         self.path = path
         self.model = model
         self.done = list(done or [])
+        self.plan = plan
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the classpath and plain-JSON kwargs a triggerer rebuilds the trigger from."""
@@ -137,62 +151,111 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
                 "path": self.path,
                 "model": self.model,
                 "done": self.done,
+                "plan": self.plan,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Read how the earlier jobs stand; submit every row, a few at a time within the budget."""
+        """Submit every chunk, a few rows at a time within the budget; read how the jobs sent stand first."""
         from airflow_provider_apiframe.hooks.apiframe import ApiframeHook
 
-        started_at = self.started_at if self.started_at is not None else time.time()
-        jobs, settled = dict(self.jobs), dict(self.settled)
-        stop: list[ApiframeError] = []
-        progress = _Progress(self.log, "submitted", len(self.submits))
-        ended: dict[str, JobEvent] = {}
-        done = set(self.done)
+        plan = SubmitPlan.read(self.plan) if self.plan is not None else None
+        run = _Submission(self, plan)
         try:
             hook = ApiframeHook(self.apiframe_conn_id)
-            unseen = {index: job_id for index, job_id in self.jobs.items() if index not in done}
-            if unseen:
-                ended, completed = await self._look(await hook.async_settings(), unseen, started_at)
-                done |= completed
+            settings = await hook.async_settings()
             async with hook.async_client() as client:
-                in_flight = asyncio.Semaphore(SUBMITS_IN_FLIGHT)
+                for number in range(plan.chunks if plan else 1):
+                    sent = await plan.sent(number) if plan else None
+                    if sent is not None:  # a triggerer before this one sent it
+                        run.took(sent)
+                        continue
+                    resend = await run.look(settings)
+                    submits = await plan.submits(number) if plan else self.submits
+                    sent = await run.submit(client, [*map(RowSubmit.read, submits), *resend])
+                    if plan:
+                        await plan.record(number, sent)
+        except ApiframeError as error:  # the connection or the plan is unusable: nothing more is sent
+            run.give_up(error)
+        yield TriggerEvent(run.event())
 
-                async def submit_row(row: RowSubmit) -> None:
-                    index = row.row
-                    async with in_flight:
-                        if stop:
-                            settled[str(index)] = error_event("", "error", f"Not submitted: {stop[0]}")
-                            return
-                        try:
-                            outcome = await self._submit_chain(client, row)
-                        except (ApiframeInsufficientCreditsError, ApiframeAuthError) as error:
-                            stop.append(error)
-                            outcome = error_event("", "error", f"Not submitted: {error}")
-                        except ApiframeError as error:
-                            outcome = error_event("", "error", f"Submit failed: {error}")
-                        if isinstance(outcome, str):
-                            jobs[str(index)] = outcome
-                        else:
-                            settled[str(index)] = outcome
-                        progress.one_more()
 
-                await asyncio.gather(*(submit_row(RowSubmit.read(entry)) for entry in self.submits))
-        except ApiframeError as error:  # the connection itself is unusable: nothing was sent
-            for entry in self.submits:
-                settled[str(entry[0])] = error_event("", "error", str(error))
-        submitted: BatchSubmitted = {
-            "jobs": jobs,
-            "settled": settled,
-            "started_at": started_at,
-            "ended": ended,
-            "done": sorted(done, key=int),
-        }
-        yield TriggerEvent(submitted)
+class _Submission:
+    """
+    Where one submit trigger's run stands: the rows' jobs and ends so far, and which to send again.
 
-    async def _look(
-        self, settings: ClientSettings, jobs: dict[str, str], started_at: float
+    A row of the plan whose job was seen failed (or cancelled) is sent again with the next chunk, its
+    body read back from its chunk; a row from before the plan (an earlier try's or submission's) is
+    handed to the operator in ``ended``.
+    """
+
+    def __init__(self, trigger: ApiframeBatchSubmitTrigger, plan: SubmitPlan | None) -> None:
+        self._trigger, self._plan = trigger, plan
+        self._log = trigger.log
+        self.started_at = trigger.started_at if trigger.started_at is not None else time.time()
+        self.jobs, self.settled = dict(trigger.jobs), dict(trigger.settled)
+        self.ended: dict[str, JobEvent] = {}
+        self.done = set(trigger.done)
+        self._stop: list[ApiframeError] = []
+        self._rows = [*plan.rows] if plan else [int(entry[0]) for entry in trigger.submits]
+        self._progress = _Progress(self._log, "submitted", len(self._rows))
+
+    def took(self, sent: SentChunk) -> None:
+        """Take in a chunk an earlier triggerer sent."""
+        self.jobs.update(sent.jobs)
+        self.settled.update(sent.settled)
+
+    async def look(self, settings: ClientSettings) -> list[RowSubmit]:
+        """Read how the jobs sent so far stand; return the rows of the plan to send again."""
+        unseen = {index: job_id for index, job_id in self.jobs.items() if index not in self.done}
+        if not unseen:
+            return []
+        ended, completed = await self._read(settings, unseen)
+        self.done |= completed
+        resend: list[RowSubmit] = []
+        chunks: dict[int, dict[str, list[Any]]] = {}
+        plan = self._plan
+        for index, event in ended.items():
+            del self.jobs[index]
+            number = plan.chunk_holding(int(index)) if plan else None
+            if plan is None or number is None or not is_sent_again(event):
+                self.ended[index] = event
+                continue
+            if number not in chunks:
+                chunks[number] = {str(entry[0]): entry for entry in await plan.submits(number)}
+            resend.append(RowSubmit.read(chunks[number][index])._replace(failure=event))
+        return resend
+
+    async def submit(self, client: AsyncApiframeClient, rows: list[RowSubmit]) -> SentChunk:
+        """Submit rows, a few at a time within the budget; return each one's job, or its end."""
+        in_flight = asyncio.Semaphore(SUBMITS_IN_FLIGHT)
+        sent = SentChunk({}, {})
+
+        async def submit_row(row: RowSubmit) -> None:
+            index = str(row.row)
+            async with in_flight:
+                if self._stop:
+                    sent.settled[index] = error_event("", "error", f"Not submitted: {self._stop[0]}")
+                    return
+                try:
+                    outcome = await self._submit_chain(client, row)
+                except (ApiframeInsufficientCreditsError, ApiframeAuthError) as error:
+                    self._stop.append(error)
+                    outcome = error_event("", "error", f"Not submitted: {error}")
+                except ApiframeError as error:
+                    outcome = error_event("", "error", f"Submit failed: {error}")
+                if isinstance(outcome, str):
+                    sent.jobs[index] = outcome
+                else:
+                    sent.settled[index] = outcome
+                self._progress.one_more()
+
+        await asyncio.gather(*(submit_row(row) for row in rows))
+        self.took(sent)
+        return sent
+
+    async def _read(
+        self, settings: ClientSettings, jobs: dict[str, str]
     ) -> tuple[dict[str, JobEvent], set[str]]:
         """
         Read once how earlier rows' jobs stand: events of those ended without outputs; rows completed.
@@ -202,18 +265,18 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
         hold job ids only. Asked for all at once, the hub answers them from a few pages of the newest
         jobs, where the earlier chunk's sit.
         """
-        quiet = _RowLog(self.log)
+        quiet = _RowLog(self._log)
 
         async def look(job_id: str) -> JobEvent | float:
             watch = JobWatch(
                 job_id,
                 poll_interval=LOOK_HORIZON,
                 deadline=time.time() + LOOK_HORIZON,
-                submitted_at=started_at,
+                submitted_at=self.started_at,
                 log=quiet,
-                model=self.model,
+                model=self._trigger.model,
             )
-            async with hub.watch(job_id, created_hint=started_at, model=self.model) as news:
+            async with hub.watch(job_id, created_hint=self.started_at, model=self._trigger.model) as news:
                 return watch.after_poll(await news.next(time.time()), time.time())
 
         async with shared_hub(settings) as hub:
@@ -222,7 +285,7 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
         ended = {index: o for index, o in zip(indexes, outcomes, strict=True) if isinstance(o, dict)}
         completed = {index for index, outcome in ended.items() if outcome["status"] == "success"}
         unsuccessful = {index: outcome for index, outcome in ended.items() if index not in completed}
-        self.log.info(
+        self._log.info(
             "Of %d earlier rows' jobs, %d completed and %d ended without outputs",
             len(indexes),
             len(completed),
@@ -232,10 +295,10 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
 
     async def _submit_chain(self, client: AsyncApiframeClient, row: RowSubmit) -> str | JobFailed:
         """Return the row's live (or finished) job id, walking past failed jobs; its end event if given up."""
-        chain = KeyChain(row.key, self.max_jobs_per_row)
-        accepted = await client.submit(row.body, chain.key, path=self.path)
+        chain = KeyChain(row.key, self._trigger.max_jobs_per_row)
+        accepted = await client.submit(row.body, chain.key, path=self._trigger.path)
         while chain.follow(accepted):
-            accepted = await client.submit(row.body, chain.key, path=self.path)
+            accepted = await client.submit(row.body, chain.key, path=self._trigger.path)
         if not accepted.status.is_unsuccessful:
             return str(accepted.job_id)
         status = accepted.status.value
@@ -245,8 +308,24 @@ class ApiframeBatchSubmitTrigger(BaseTrigger):
             accepted.job_id,
             status.lower(),
             f"{reason or f'Job {accepted.job_id} ended {status}.'} Given up after "
-            f"{self.max_jobs_per_row} job(s) for this row.",
+            f"{self._trigger.max_jobs_per_row} job(s) for this row.",
         )
+
+    def give_up(self, error: ApiframeError) -> None:
+        """Settle every row not sent yet with the error that stopped the submission."""
+        for index in map(str, self._rows):
+            if index not in self.jobs and index not in self.settled:
+                self.settled[index] = error_event("", "error", str(error))
+
+    def event(self) -> BatchSubmitted:
+        """Return what the submission gave, for the operator."""
+        return {
+            "jobs": self.jobs,
+            "settled": self.settled,
+            "started_at": self.started_at,
+            "ended": self.ended,
+            "done": sorted(self.done, key=int),
+        }
 
 
 class ApiframeBatchWaitTrigger(BaseTrigger):

@@ -7,7 +7,7 @@ mypy holds every producer and reader to one shape.
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict, TypeGuard
 
 
 class JobSucceeded(TypedDict):
@@ -31,6 +31,11 @@ class JobFailed(TypedDict):
 JobEvent = JobSucceeded | JobFailed
 
 
+def is_sent_again(event: JobEvent) -> TypeGuard[JobFailed]:
+    """Say whether a batch row whose job ended so is submitted again (its job failed or was cancelled)."""
+    return event["status"] == "error" and event["reason"] in ("failed", "cancelled")
+
+
 class LoraEnded(TypedDict, total=False):
     """A LoRA's training ended (``lora``: the LoRA, when READY) or its wait gave up (``reason``)."""
 
@@ -43,11 +48,11 @@ class LoraEnded(TypedDict, total=False):
 
 class BatchSubmitted(TypedDict):
     """
-    A chunk's submits are done: each row's job id, or its final event where it was given up.
+    A submission is done: each row's job id, or its final event where it was given up.
 
-    ``ended`` holds the end event of each earlier row's job that had ended without its outputs when the
-    chunk began, ``done`` the rows whose job was seen completed by then (both absent from the events of
-    triggers stored before they looked).
+    ``ended`` holds the end event of each earlier row's job (an earlier try's or submission's) that had
+    ended without its outputs, ``done`` the rows whose job was seen completed (both absent from the
+    events of triggers stored before they looked).
     """
 
     jobs: dict[str, str]

@@ -10,6 +10,7 @@ import json
 import pytest
 from airflow.providers.common.compat.sdk import TaskDeferred
 
+from airflow_provider_apiframe.batch.plan import PLAN_KEY, SENT_KEY
 from airflow_provider_apiframe.batch.state import STATE_KEY
 from airflow_provider_apiframe.exceptions import (
     ApiframeBatchFailedError,
@@ -18,7 +19,7 @@ from airflow_provider_apiframe.exceptions import (
 )
 from airflow_provider_apiframe.operators.batch import ImagenBatchGenerateOperator
 from airflow_provider_apiframe.triggers.batch import ApiframeBatchSubmitTrigger, ApiframeBatchWaitTrigger
-from tests.conftest import TEST_KEY, connection_uri
+from tests.conftest import TASK_XCOMS, TEST_KEY, connection_uri
 from tests.operators.test_imagen import StateStore, TaskInstance, first_event
 
 
@@ -28,13 +29,14 @@ def batch(**kwargs):
     return ImagenBatchGenerateOperator(**kwargs)
 
 
-def run_to_end(op, context, deferred_to=None):
+def run_to_end(op, context, deferred_to=None, first=None):
     """
     execute, then each trigger as the triggerer would run it (rebuilt from its serialized kwargs).
 
-    ``deferred_to(trigger class, kwargs)`` sees each trigger first.
+    ``deferred_to(trigger class, kwargs)`` sees each trigger first; ``first``, a method's name and an
+    event, starts there instead of ``execute``.
     """
-    method, event = op.execute, None
+    method, event = (op.execute, None) if first is None else (getattr(op, first[0]), first[1])
     for _ in range(20):
         try:
             return method(context) if event is None else method(context, event)
@@ -176,56 +178,120 @@ def test_any_model_takes_its_own_options_per_row(batch_conn):
     assert ti.xcom["image_url"] == results[0]["images"][0]
 
 
-def test_rows_are_submitted_in_chunks_each_recorded_before_the_next(batch_conn):
+class TriggererDied(BaseException):
+    """The triggerer's process ends where it stands (nothing of the trigger runs on)."""
+
+
+def sent_chunks(xcoms):
+    """The rows each chunk of the batch's plan sent, as the trigger recorded them, in order."""
+    records = sorted((key, value) for (*_, key), value in xcoms.items() if key.startswith(SENT_KEY))
+    return [sorted(map(int, {**value["jobs"], **value["settled"]})) for _, value in records]
+
+
+def test_one_trigger_submits_every_chunk_and_its_successor_resends_one_at_most(
+    batch_conn, task_xcoms, monkeypatch
+):
+    from airflow_provider_apiframe.batch import plan
+
     op = batch(prompts=[f"koi {i}" for i in range(7)])
     op.submit_chunk = 3
-    chunks = []
+    ti = TaskInstance(task_id="batch")
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({"ti": ti})
+    trigger, kwargs = type(deferred.value.trigger), deferred.value.trigger.serialize()[1]
+    # The trigger's row holds where the plan is: bodies wait in XCom, three chunks of at most three rows.
+    assert kwargs["submits"] == [] and kwargs["plan"]["rows"] == list(range(7))
+    chunks = [value for (*_, key), value in task_xcoms.items() if key.startswith(PLAN_KEY)]
+    assert [[entry[0] for entry in chunk] for chunk in chunks] == [[0, 1, 2], [3, 4, 5], [6]]
 
-    def deferred_to(trigger, kwargs):
-        if "submits" in kwargs:
-            chunks.append(len(kwargs["submits"]))
-            if len(chunks) == 2:  # a triggerer that dies mid-chunk: its successor runs the chunk again
-                asyncio.run(first_event(trigger(**kwargs)))
+    record = plan.write_xcom
 
-    results = run_to_end(op, {"ti": TaskInstance(task_id="batch")}, deferred_to)
-    assert chunks == [3, 3, 1]
-    assert [len(row["images"]) for row in results] == [1] * 7
+    async def dies_before_the_second_record(holder, key, value):
+        if key.endswith(".1"):
+            raise TriggererDied
+        await record(holder, key, value)
+
+    monkeypatch.setattr(plan, "write_xcom", dies_before_the_second_record)
+    with pytest.raises(TriggererDied):
+        asyncio.run(first_event(trigger(**kwargs)))
+    assert batch_conn.stats()["submits"] == 6 and sent_chunks(task_xcoms) == [[0, 1, 2]]
+    monkeypatch.setattr(plan, "write_xcom", record)
+    # Another triggerer runs the same trigger: the recorded chunk is skipped, the unrecorded one replayed.
+    event = asyncio.run(first_event(trigger(**kwargs)))
+    assert sorted(map(int, event["jobs"])) == list(range(7))
+    assert sent_chunks(task_xcoms) == [[0, 1, 2], [3, 4, 5], [6]]
     stats = batch_conn.stats()
-    # The chunk sent twice was paid once: 3 replays, 7 jobs.
-    assert (stats["jobs_created"], stats["submits"]) == (7, 10)
+    assert (stats["jobs_created"], stats["submits"]) == (7, 10)  # the chunk sent twice was paid once
+    results = run_to_end(op, {"ti": ti}, first=("after_submit", event))
+    assert [len(row["images"]) for row in results] == [1] * 7
 
 
-def test_failed_rows_of_earlier_chunks_are_resent_while_the_batch_still_submits(batch_conn):
+def test_failed_rows_of_earlier_chunks_are_resent_while_the_batch_still_submits(
+    batch_conn, task_xcoms, monkeypatch
+):
+    from airflow_provider_apiframe.batch import plan
+
     op = batch(prompts=["koi [fail]", *(f"koi {i}" for i in range(1, 7))], max_resubmissions=1)
     op.submit_chunk = 3
     triggers = []
+    record = plan.write_xcom
 
-    def deferred_to(trigger, kwargs):
-        triggers.append((trigger.__name__, kwargs))
-        batch_conn.advance_clock(5)  # the jobs already sent end before the trigger runs
+    async def then_time_passes(holder, key, value):
+        await record(holder, key, value)
+        batch_conn.advance_clock(5)  # the jobs already sent end before the next chunk
 
+    monkeypatch.setattr(plan, "write_xcom", then_time_passes)
     with pytest.raises(
         ApiframeBatchFailedError, match=r"1 of 7 rows have no image .*: row 0: .* ended FAILED"
     ):
-        run_to_end(op, {"ti": TaskInstance(task_id="batch")}, deferred_to)
-    submits = [[entry[0] for entry in kwargs["submits"]] for name, kwargs in triggers if "submits" in kwargs]
-    # Row 0's job failed in the first chunk: the third chunk sent it again, beside the batch's last row.
-    assert submits == [[0, 1, 2], [3, 4, 5], [0, 6], [0]]
-    # A job seen completed is not read again before the last wait.
-    looked_past = [kwargs["done"] for name, kwargs in triggers if "submits" in kwargs]
-    assert looked_past == [[], [], ["1", "2"], []]
-    # Each chunk's trigger read how the earlier ones stood; trigger rows carry job ids only, so the wait
-    # reads the finished ones again.
-    [wait] = [kwargs for name, kwargs in triggers if name == "ApiframeBatchWaitTrigger"]
-    assert sorted(wait["jobs"]) == [str(i) for i in range(7)] and wait["settled"] == {}
+        run_to_end(op, {"ti": TaskInstance(task_id="batch")}, lambda *trigger: triggers.append(trigger))
+    # Row 0's job failed in the first chunk: the second sent it again, and the third gave it up (its
+    # second job failed too) beside the batch's last row.
+    assert sent_chunks(task_xcoms) == [[0, 1, 2], [0, 3, 4, 5], [0, 6]]
+    assert [trigger.__name__ for trigger, _ in triggers] == [
+        "ApiframeBatchSubmitTrigger",
+        "ApiframeBatchWaitTrigger",
+    ]
+    # Trigger rows carry job ids only, so the wait reads the finished ones again.
+    wait = triggers[1][1]
+    assert sorted(map(int, wait["jobs"])) == list(range(1, 7)) and list(wait["settled"]) == ["0"]
     stats = batch_conn.stats()
-    # Seven rows, row 0 twice (given up after its second job failed); the last resend got its job back.
+    # Seven rows, row 0 twice (given up after its second job failed).
     assert stats["jobs_created"] == 8
     assert stats["list_requests"] <= 4
 
 
-def test_a_submit_trigger_stays_under_a_megabyte_at_ten_thousand_long_prompts(
-    apiframe_emulator_factory, monkeypatch
+def test_a_submit_trigger_stored_with_its_rows_still_sends_them(batch_conn):
+    op = batch(prompts=["koi", "heron", "moss"])
+    ti = TaskInstance(task_id="batch")
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({"ti": ti})
+    kwargs = deferred.value.trigger.serialize()[1]
+    [chunk] = [value for (*_, key), value in TASK_XCOMS.items() if key.startswith(PLAN_KEY)]
+    # As the previous release deferred: the rows' submits in the kwargs, no plan.
+    stored = {**kwargs, "submits": chunk, "plan": None}
+    event = asyncio.run(first_event(ApiframeBatchSubmitTrigger(**stored)))
+    assert sorted(event["jobs"]) == ["0", "1", "2"] and event["ended"] == {}
+    results = run_to_end(op, {"ti": ti}, first=("after_submit", event))
+    assert [row["status"] for row in results] == ["COMPLETED"] * 3
+    assert batch_conn.stats()["jobs_created"] == 3
+
+
+def test_a_submission_whose_plan_is_gone_settles_its_rows_and_pays_nothing(batch_conn, task_xcoms):
+    op = batch(prompts=["koi", "heron"], accept_partial=True)
+    ti = TaskInstance(task_id="batch")
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({"ti": ti})
+    task_xcoms.clear()  # the task's XComs were cleared while it was deferred
+    event = asyncio.run(first_event(deferred.value.trigger))
+    results = run_to_end(op, {"ti": ti}, first=("after_submit", event))
+    assert [row["status"] for row in results] == ["ERROR", "ERROR"]
+    assert "Chunk 0 of the batch's submits is not in XCom" in results[0]["error"]
+    assert batch_conn.stats()["submits"] == 0
+
+
+def test_trigger_rows_stay_under_a_megabyte_at_ten_thousand_long_prompts(
+    apiframe_emulator_factory, monkeypatch, task_xcoms
 ):
     server = apiframe_emulator_factory(api_keys=(TEST_KEY,), credits=100_000)
     monkeypatch.setenv("AIRFLOW_CONN_APIFRAME_DEFAULT", connection_uri(server.url))
@@ -235,14 +301,25 @@ def test_a_submit_trigger_stays_under_a_megabyte_at_ten_thousand_long_prompts(
     assert {len(prompt) for prompt in prompts} == {500}
     op = batch(prompts=prompts)
     context = {"ti": TaskInstance(task_id="batch")}
-    with pytest.raises(TaskDeferred) as first:
+    with pytest.raises(TaskDeferred) as submit:
         op.execute(context)
-    # The last chunk carries every earlier row's job too.
-    jobs = {str(index): f"3f0c2a4e-0000-4000-8000-{index:012d}" for index in range(9_500)}
-    with pytest.raises(TaskDeferred) as last:
+    # The bodies (5 MB of prompts) wait in XCom, 500 rows a value; the trigger says where.
+    chunks = [value for (*_, key), value in task_xcoms.items() if key.startswith(PLAN_KEY)]
+    assert [len(chunk) for chunk in chunks] == [op.submit_chunk] * 20
+    assert max(len(json.dumps(chunk).encode()) for chunk in chunks) < 400_000
+    # Later triggers carry every row's job: a submission of the last 500 rows (whose earlier jobs
+    # failed), and the wait.
+    jobs = {str(index): f"3f0c2a4e-0000-4000-8000-{index:012d}" for index in range(10_000)}
+    failed = {
+        str(index): {"status": "error", "reason": "failed", "job_id": jobs[str(index)], "message": "no"}
+        for index in range(9_500, 10_000)
+    }
+    with pytest.raises(TaskDeferred) as again:
+        op.after_submit(context, {"jobs": jobs, "settled": {}, "started_at": 0.0, "ended": failed})
+    with pytest.raises(TaskDeferred) as wait:
         op.after_submit(context, {"jobs": jobs, "settled": {}, "started_at": 0.0, "ended": {}})
-    for deferred in (first.value, last.value):
-        kwargs = deferred.trigger.serialize()[1]
-        assert len(kwargs["submits"]) == op.submit_chunk
-        assert len(json.dumps(kwargs).encode()) < 1_000_000
+    triggers = [deferred.trigger for deferred in (submit.value, again.value, wait.value)]
+    sizes = [len(json.dumps(trigger.serialize()[1]).encode()) for trigger in triggers]
+    assert max(sizes) < 1_000_000, sizes
+    assert len(again.value.trigger.serialize()[1]["plan"]["rows"]) == 500
     assert server.stats()["submits"] == 0

@@ -7,6 +7,7 @@ pushes); the real runner is exercised by tests/integration/dags, the API by the 
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -16,7 +17,7 @@ from airflow.providers.common.compat.sdk import TaskDeferred
 from airflow_provider_apiframe.exceptions import ApiframeJobFailedError, ApiframeValidationError
 from airflow_provider_apiframe.operators.imagen import ImagenGenerateOperator
 from airflow_provider_apiframe.triggers.apiframe import ApiframeJobTrigger
-from tests.conftest import RESUMES_FROM_TASK_STATE
+from tests.conftest import RESUMES_FROM_TASK_STATE, TASK_XCOMS, xcom_place
 
 
 @dataclass
@@ -30,6 +31,7 @@ class TaskInstance:
 
     def xcom_push(self, key, value):
         self.xcom[key] = value
+        TASK_XCOMS[xcom_place(self, key)] = json.loads(json.dumps(value))
 
 
 def operator(**kwargs):
