@@ -167,7 +167,7 @@ ADDED_SINCE = {
 
 
 def test_stored_batch_submits_are_read_as_typed_rows():
-    from airflow_provider_apiframe.triggers.batch import RowSubmit
+    from airflow_provider_apiframe.batch.submission import RowSubmit
 
     stored = STORED_TRIGGERS[1][1]["submits"]
     rows = [RowSubmit.read(entry) for entry in stored]

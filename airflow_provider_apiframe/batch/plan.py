@@ -78,6 +78,9 @@ class SubmitPlan:
         plan = cls(ti.dag_id, ti.task_id, ti.run_id, map_index, uuid.uuid4().hex[:12], rows, chunk)
         for number in range(plan.chunks):
             ti.xcom_push(plan.key(PLAN_KEY, number), list(entries[number * chunk : (number + 1) * chunk]))
+        # How many chunks are recorded, so that a trigger reads only records that exist (a missing XCom
+        # is logged as an error on Airflow 3).
+        ti.xcom_push(plan.key(SENT_KEY), 0)
         return plan
 
     @property
@@ -103,9 +106,13 @@ class SubmitPlan:
         """Return the plain JSON the trigger's kwargs hold."""
         return asdict(self)
 
-    def key(self, kind: str, number: int) -> str:
-        """Return the XCom key of one chunk's submits (``PLAN_KEY``) or of what it gave (``SENT_KEY``)."""
-        return f"{kind}.{self.id}.{number}"
+    def key(self, kind: str, number: int | None = None) -> str:
+        """
+        Return the XCom key of one chunk's submits (``PLAN_KEY``) or of what it gave (``SENT_KEY``).
+
+        ``SENT_KEY`` without a number: how many chunks are recorded.
+        """
+        return f"{kind}.{self.id}" if number is None else f"{kind}.{self.id}.{number}"
 
     async def submits(self, number: int) -> list[Any]:
         """Return one chunk's stored submits."""
@@ -117,16 +124,20 @@ class SubmitPlan:
             )
         return value
 
-    async def sent(self, number: int) -> SentChunk | None:
-        """Return what one chunk's submits gave, if a trigger recorded it."""
-        value = await read_xcom(self, self.key(SENT_KEY, number))
-        if not isinstance(value, dict):
-            return None
-        return SentChunk(dict(value.get("jobs") or {}), dict(value.get("settled") or {}))
+    async def recorded(self) -> list[SentChunk]:
+        """Return what each chunk sent so far gave, in order (none before the trigger first ran)."""
+        count = await read_xcom(self, self.key(SENT_KEY))
+        records = [await read_xcom(self, self.key(SENT_KEY, number)) for number in range(int(count or 0))]
+        return [
+            SentChunk(dict(record.get("jobs") or {}), dict(record.get("settled") or {}))
+            for record in records
+            if isinstance(record, dict)
+        ]
 
     async def record(self, number: int, sent: SentChunk) -> None:
         """Record what one chunk's submits gave, before the next chunk is sent."""
         await write_xcom(self, self.key(SENT_KEY, number), asdict(sent))
+        await write_xcom(self, self.key(SENT_KEY), number + 1)
 
 
 async def read_xcom(plan: SubmitPlan, key: str) -> Any:

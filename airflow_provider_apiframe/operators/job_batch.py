@@ -203,8 +203,9 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
         if not to_submit:
             return self._wait(context, rows, state)
         from airflow_provider_apiframe.batch.plan import SubmitPlan
+        from airflow_provider_apiframe.batch.submission import RowSubmit
         from airflow_provider_apiframe.storage.inputs import with_urls
-        from airflow_provider_apiframe.triggers.batch import ApiframeBatchSubmitTrigger, RowSubmit
+        from airflow_provider_apiframe.triggers.batch import ApiframeBatchSubmitTrigger
 
         keys = self._keys(context, rows)
         urls = self._input_urls(to_submit)

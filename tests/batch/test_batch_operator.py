@@ -184,7 +184,9 @@ class TriggererDied(BaseException):
 
 def sent_chunks(xcoms):
     """The rows each chunk of the batch's plan sent, as the trigger recorded them, in order."""
-    records = sorted((key, value) for (*_, key), value in xcoms.items() if key.startswith(SENT_KEY))
+    records = sorted(
+        (key, value) for (*_, key), value in xcoms.items() if key.startswith(SENT_KEY) and key.count(".") == 2
+    )
     return [sorted(map(int, {**value["jobs"], **value["settled"]})) for _, value in records]
 
 
