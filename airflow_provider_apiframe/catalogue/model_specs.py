@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,8 @@ PROMPT_MAX_LENGTH = 2000
 IMAGE_GENERATION_PATH = "/v2/images/generate"
 # Number.MAX_SAFE_INTEGER: the API reads JSON into JavaScript numbers, which hold no larger integer exactly.
 MAX_SAFE_INTEGER = 2**53 - 1
+# Distinct parameter blocks a model keeps the check of (a batch has a few; a parse of many DAGs more).
+VERDICTS_KEPT = 256
 CATALOGUE_FILE = "models.json"
 
 
@@ -131,6 +133,11 @@ class ModelSpec:
     prompt_max_length: int = PROMPT_MAX_LENGTH
     block_id: str = ""
     discriminator: str = "model"
+    # Problems found in blocks of plain JSON, by the block's canonical text: a batch's rows mostly share
+    # one block, and checking each again was most of a 10,000-row batch's worker time.
+    _verdicts: dict[tuple[str, bool], tuple[tuple[str, str], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def param(self, name: str) -> ParamSpec:
         """Return the spec of the parameter ``name``, which must be one of the model's."""
@@ -198,12 +205,23 @@ class ModelSpec:
             )
         checked = values if only is None else only
         details: dict[str, list[str]] = {}
-        for path, message in self._problems(checked, partial=only is not None):
+        for path, message in self._known_problems(checked, partial=only is not None):
             details.setdefault(
                 ".".join(part for part in (self.params_key, path) if part) or "options", []
             ).append(message)
         if details:
             raise ApiframeValidationError(f"Invalid parameters for {self.id}", details=details)
+
+    def _known_problems(self, values: Mapping[Any, Any], *, partial: bool) -> tuple[tuple[str, str], ...]:
+        """Return the block's problems, found once for each distinct block of plain JSON."""
+        if not _plain(values):
+            return tuple(self._problems(values, partial=partial))
+        key = (json.dumps(values, sort_keys=True), partial)
+        if key not in self._verdicts:
+            if len(self._verdicts) >= VERDICTS_KEPT:
+                self._verdicts.clear()
+            self._verdicts[key] = tuple(self._problems(values, partial=partial))
+        return self._verdicts[key]
 
     def _problems(self, values: Mapping[Any, Any], *, partial: bool) -> Iterator[tuple[str, str]]:
         known = {spec.name: spec for spec in self.params}
@@ -261,6 +279,20 @@ class ModelSpec:
 
 # Where a value sits in the parameter block: a name, then list indexes or nested names.
 FieldPath = list[str | int]
+
+
+def _plain(value: Any) -> bool:
+    """Whether a value is made of JSON's own types only (so its text says all there is to check)."""
+    kind = type(value)
+    if kind is float:
+        return math.isfinite(value)
+    if kind is list:
+        return all(_plain(item) for item in value)
+    if kind is dict:
+        return all(type(key) is str and _plain(item) for key, item in value.items())
+    if kind is int:
+        return abs(value) <= MAX_SAFE_INTEGER
+    return kind in (str, bool, type(None))
 
 
 def _unsendable(value: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:

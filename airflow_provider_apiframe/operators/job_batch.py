@@ -170,7 +170,7 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
             self.log.info("%d of %d rows already have a job from an earlier try", len(jobs), len(rows))
         if to_submit:
             self._check_credits(context, keys, to_submit)
-        return self._submit(context, rows, to_submit, BatchState(jobs=jobs))
+        return self._submit(context, rows, keys, to_submit, BatchState(jobs=jobs))
 
     def _check_credits(self, context: Context, keys: list[str], to_submit: list[Row]) -> None:
         """Check before the first submit: max_credits, the team's balance, the connection's credit limit."""
@@ -198,7 +198,7 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
         )
 
     def _submit(
-        self, context: Context, rows: list[Row], to_submit: list[Row], state: BatchState
+        self, context: Context, rows: list[Row], keys: list[str], to_submit: list[Row], state: BatchState
     ) -> list[dict[str, Any]] | None:
         if not to_submit:
             return self._wait(context, rows, state)
@@ -207,7 +207,6 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
         from airflow_provider_apiframe.storage.inputs import with_urls
         from airflow_provider_apiframe.triggers.batch import ApiframeBatchSubmitTrigger
 
-        keys = self._keys(context, rows)
         urls = self._input_urls(to_submit)
         submits = [
             RowSubmit(
@@ -271,7 +270,7 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
                 len(remaining),
                 f" ({len(again)} whose jobs failed)" if again else "",
             )
-            return self._submit(context, rows, remaining, state)
+            return self._submit(context, rows, keys, remaining, state)
         if jobs:
             self.log.info("Every row is submitted; waiting for the %d jobs still running", len(jobs))
         return self._wait(context, rows, state)
@@ -303,7 +302,7 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
         if again:
             self.log.info("%d rows' jobs failed; submitting them again", len(again))
             state = BatchState(settled=settled, started_at=event["started_at"], failures=failures)
-            return self._submit(context, rows, again, state)
+            return self._submit(context, rows, self._keys(context, rows), again, state)
         return self._finish(context, rows, settled)
 
     def _finish(

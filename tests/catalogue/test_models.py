@@ -236,3 +236,18 @@ def test_an_unknown_model_of_any_type_is_a_typed_error():
 )
 def test_a_job_id_is_a_uuid_only_as_a_whole(value, expected):
     assert is_uuid(value) is expected
+
+
+def test_a_block_checked_before_is_judged_alike_and_one_not_plain_json_on_its_own():
+    for _ in range(2):  # the second check answers from what the first found
+        with pytest.raises(ApiframeValidationError, match="aspect_ratio"):
+            IMAGEN_4.request_body("koi", {"aspect_ratio": "2:1"})
+        body = IMAGEN_4.request_body("koi", {"aspect_ratio": "16:9"})
+        assert body["imagenParams"] == {"aspect_ratio": "16:9"}
+    # Text alike, values not: an integer name, a tuple and NaN are each refused, whatever came before.
+    IMAGEN_4.request_body("koi", {"output_format": "png"})
+    with pytest.raises(ApiframeValidationError, match="names must be strings"):
+        IMAGEN_4.request_body("koi", {1: "png"})
+    for unlike in (("png",), float("nan"), 10**5000):
+        with pytest.raises(ApiframeValidationError, match="output_format"):
+            IMAGEN_4.request_body("koi", {"output_format": unlike})
