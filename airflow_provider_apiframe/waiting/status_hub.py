@@ -7,16 +7,17 @@ its job by a due time; the hub answers from ``GET /v2/jobs`` pages (up to 100 jo
 remembers on which page each job sits, so that later it fetches only the pages that hold waiting jobs.
 
 The hub prices its reads: a page costs one request for every job on it, so a job that waits with others
-is worth a read of its page every few seconds (``SHARED_WORTH``) whatever its own schedule says, and a
-page is read as soon as what its waiters are worth, or the polls they asked for, add up to one request.
-A waiter's own schedule only says when it needs a fresh answer at the latest. How often pages can come
-is the budget's: all the pages the hub reads share ``READ_SHARE`` of the pace of the budget its transport
-books with (the rest is the margin for submits and other processes on the key), none is read sooner
-than ``PAGE_GAP`` after the last time, and none while sends already booked on the budget wait their
-turn. A job that no page shows (another user's, or a stand-in API
-without the list) is asked about alone, and so is a job waited for alone, where one ``GET`` by id is
-as cheap as a page, once its model's durations are known (until then a page of the model's jobs, for
-the same one request, also teaches them).
+is worth a read of its page every few seconds (``SHARED_WORTH``) whatever its own schedule says, from
+the moment it may have ended (``worth_delay``), and a page is read as soon as what its waiters are worth,
+or the polls they asked for, add up to one request. A waiter's own schedule only says when it needs a
+fresh answer at the latest. How often pages can come is the budget's: all the pages the hub reads share
+``READ_SHARE`` of the pace of the budget its transport books with (the rest is the margin for submits
+and other processes on the key), none is read sooner than ``PAGE_GAP`` after the last time, and none
+while sends already booked on the budget wait their turn. Each read is a task of its own, started when
+its page is due, so a slow one holds up no other. A job that no page shows (another user's, or a
+stand-in API without the list) is asked about alone, and so is a job waited for alone, where one ``GET``
+by id is as cheap as a page, once its model's durations are known (until then a page of the model's
+jobs, for the same one request, also teaches them).
 
 Waiters keep their own state (``JobWatch``); the hub holds only who waits for what and the page
 positions, and its background task and HTTP session live exactly as long as someone uses the hub.
