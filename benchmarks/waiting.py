@@ -18,13 +18,16 @@ Scenarios: each job waited for alone, ours in a fresh process per job, then N jo
 event loop; ours both "cold" (nothing learned, the first process ever) and "learned" (starting from the
 history file kept by a process that waited for 100 jobs of the model, ``--learn-from``, as a restarted
 triggerer or a worker's blocking wait does; one teacher per shape and QUEUED share, on the first
-seed). Every case runs on ``--seeds`` emulators seeded apart and on each ``--queued-share`` range (the
-share of a job's life spent QUEUED), so that a policy's figures are seen to hold, not to have come out
-once. Printed per case: requests per image (submit included), p50/p95
-detection delay (when the waiter first saw the end minus the job's completedAt), 429 answers, client CPU
-per job, resident memory per waiting job, sockets held, and ratios to ours; at the end, each case's
-spread over the seeds. The stock waiters read no progress and learn nothing, so at once they are
-measured on the first seed and shape of each scenario and QUEUED share, and shown beside every row of it.
+seed). Cold is truly cold: on each emulator it runs first, before the teacher and the learned waiters,
+so no page it reads holds an earlier finished job of the model, and what its process's warm-up wait
+learned is forgotten before the measured wait. Every case runs on ``--seeds`` emulators seeded apart
+and on each ``--queued-share`` range (the share of a job's life spent QUEUED), so that a policy's
+figures are seen to hold, not to have come out once. Printed per case: requests per image (submit
+included), p50/p95 detection delay (when the waiter first saw the end minus the job's completedAt), 429
+answers, client CPU per job, resident memory per waiting job, sockets held, and ratios to ours; at the
+end, each case's spread over the seeds. The stock waiters read no progress and learn nothing, so at
+once they are measured on the first seed and shape of each scenario and QUEUED share, and shown beside
+every row of it (``--ours-only`` leaves them out: what they cost does not depend on this code).
 A contender that has not seen every job end within ``--cap`` seconds is cut off and says so.
 
     .venvs/airflow-3.3/bin/python benchmarks/waiting.py                       # everything
@@ -57,6 +60,7 @@ from urllib.request import Request, urlopen
 
 from airflow_provider_apiframe.emulator import emulator_process
 from airflow_provider_apiframe.waiting import history_file
+from airflow_provider_apiframe.waiting.durations import forget_all
 
 # Each contender waits with a key of its own, so that each has the whole budget and its requests are
 # counted apart (the emulator counts answers per key).
@@ -434,6 +438,9 @@ def measure_child(url: str, name: str, jobs: int, cap: float) -> None:
     while call(url, f"/v2/jobs/{warm}")["status"] != "COMPLETED":
         time.sleep(1)
     asyncio.run(contenders[name](warm, time.time() - 600))
+    # The warm-up's job taught its model a duration: a cold waiter must start from nothing (a learned
+    # one takes up its history file again on first use).
+    forget_all()
     print(json.dumps(measure(name, contenders[name], url, jobs, cap)))
 
 
@@ -458,8 +465,10 @@ def run_case(
     results = {}
     jobs = args.alone_jobs if scenario == "alone" else int(scenario)
     with emulator_process(*emulator_args(args, case)) as url:
-        teach_into(url, taught, args.learn_from)
+        # Cold before anything else on the emulator: no finished job of the model is on its pages yet.
         for name, folder in (("ours", None), (LEARNED, taught)):
+            if folder is not None:
+                teach_into(url, folder, args.learn_from)
             with history(folder) as env:
                 if scenario == "alone":
                     results[name] = alone_children(url, jobs, env)
@@ -529,6 +538,11 @@ def main() -> None:
     parser.add_argument("--rate-limit", type=int, default=500)
     parser.add_argument("--alone-jobs", type=int, default=16)
     parser.add_argument("--learn-from", type=int, default=LEARN_FROM)
+    parser.add_argument(
+        "--ours-only",
+        action="store_true",
+        help="leave out the stock waiters (what they cost does not depend on this provider's code)",
+    )
     parser.add_argument("--cap", type=float, default=90.0, help="seconds before a contender is cut off")
     parser.add_argument("--seed", type=int, default=7, help="the first seed")
     parser.add_argument("--seeds", type=int, default=3, help="how many seeds, from --seed on")
@@ -570,10 +584,9 @@ def run_all(args: argparse.Namespace) -> None:
                     for seed in range(args.seed, args.seed + args.seeds):
                         case = Case(shape, seed, (low, high))
                         # Alone, each stock waiter is 16 jobs: cheap enough to measure beside every case.
-                        results = run_case(
-                            args, case, scenario, scenario == "alone" or not stock, Path(taught)
-                        )
-                        if scenario != "alone":
+                        wanted = not args.ours_only and (scenario == "alone" or not stock)
+                        results = run_case(args, case, scenario, wanted, Path(taught))
+                        if scenario != "alone" and not args.ours_only:
                             stock = stock or {name: results[name] for name in STOCK}
                             results = {**results, **stock}
                         for name in ("ours", LEARNED):

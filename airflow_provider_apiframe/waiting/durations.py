@@ -197,6 +197,18 @@ class ModelHistory:
         """How many durations of finished jobs are known."""
         return len(self._durations)
 
+    def shortest_likely(self, share: float) -> float | None:
+        """
+        Return the job length that only ``share`` of the model's (smoothed) known durations fall short of.
+
+        None until enough durations are known to say.
+        """
+        smoothed = self._smoothed_durations()
+        if smoothed is None:
+            return None
+        index = bisect.bisect_left(smoothed.cumulative, share * smoothed.cumulative[-1])
+        return smoothed.ends[min(index, len(smoothed.ends) - 1)]
+
     @property
     def reports_progress(self) -> bool:
         """Whether this model's jobs were seen reporting progress (a reading is then worth a poll)."""

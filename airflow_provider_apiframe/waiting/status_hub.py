@@ -7,16 +7,17 @@ its job by a due time; the hub answers from ``GET /v2/jobs`` pages (up to 100 jo
 remembers on which page each job sits, so that later it fetches only the pages that hold waiting jobs.
 
 The hub prices its reads: a page costs one request for every job on it, so a job that waits with others
-is worth a read of its page every few seconds (``SHARED_WORTH``) whatever its own schedule says, and a
-page is read as soon as what its waiters are worth, or the polls they asked for, add up to one request.
-A waiter's own schedule only says when it needs a fresh answer at the latest. How often pages can come
-is the budget's: all the pages the hub reads share ``READ_SHARE`` of the pace of the budget its transport
-books with (the rest is the margin for submits and other processes on the key), none is read sooner
-than ``PAGE_GAP`` after the last time, and none while sends already booked on the budget wait their
-turn. A job that no page shows (another user's, or a stand-in API
-without the list) is asked about alone, and so is a job waited for alone, where one ``GET`` by id is
-as cheap as a page, once its model's durations are known (until then a page of the model's jobs, for
-the same one request, also teaches them).
+is worth a read of its page every few seconds (``SHARED_WORTH``) whatever its own schedule says, from
+the moment it may have ended (``worth_delay``), and a page is read as soon as what its waiters are worth,
+or the polls they asked for, add up to one request. A waiter's own schedule only says when it needs a
+fresh answer at the latest. How often pages can come is the budget's: all the pages the hub reads share
+``READ_SHARE`` of the pace of the budget its transport books with (the rest is the margin for submits
+and other processes on the key), none is read sooner than ``PAGE_GAP`` after the last time, and none
+while sends already booked on the budget wait their turn. Each read is a task of its own, started when
+its page is due, so a slow one holds up no other. A job that no page shows (another user's, or a
+stand-in API without the list) is asked about alone, and so is a job waited for alone, where one ``GET``
+by id is as cheap as a page, once its model's durations are known (until then a page of the model's
+jobs, for the same one request, also teaches them).
 
 Waiters keep their own state (``JobWatch``); the hub holds only who waits for what and the page
 positions, and its background task and HTTP session live exactly as long as someone uses the hub.
@@ -29,8 +30,9 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from airflow_provider_apiframe.exceptions import (
     ApiframeAuthError,
@@ -42,7 +44,7 @@ from airflow_provider_apiframe.exceptions import (
 from airflow_provider_apiframe.utils import metrics
 from airflow_provider_apiframe.waiting.durations import MIN_SAMPLES, history_for
 from airflow_provider_apiframe.waiting.pages import PAGE_SIZE, DurationLearner, Page, page_request, parse_page
-from airflow_provider_apiframe.waiting.watch import FIRST_POLL_AFTER
+from airflow_provider_apiframe.waiting.watch import EARLY_SHARE, FIRST_POLL_AFTER
 from airflow_provider_apiframe.wire.jobs import Job, parse_job
 from airflow_provider_apiframe.wire.transport import AsyncTransport, ClientSettings, job_request
 
@@ -135,6 +137,11 @@ class StatusHub:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        # Reads under way, each its own task so that one slow read holds up no other: the pages being read
+        # (None: the sweep for unplaced waiters), and the waiters being asked about alone.
+        self._reading: set[str | None] = set()
+        self._asking: set[Waiter] = set()
+        self._reads: set[asyncio.Task[None]] = set()
         # What the budget allows the hub's reads: requests a second, and no read before hold_until.
         self.read_rate = math.inf
         self.hold_until = 0.0
@@ -169,12 +176,12 @@ class StatusHub:
         self._wakeup.set()
 
     async def close(self) -> None:
-        """Stop the hub's background task and close its HTTP session."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop the hub's background task and its reads, and close its HTTP session."""
+        tasks = [task for task in (self._task, *self._reads) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._task = None
         await self.transport.close()
 
     def all_waiters(self) -> list[Waiter]:
@@ -190,11 +197,14 @@ class StatusHub:
                 await self._read_headroom()
             now = time.time()
             pages = self._pages_ready_at(waiting)
-            ready = [w for w in waiting if self._ready_at(w, pages) <= now]
-            if not ready:
-                await self._sleep_until(min((self._ready_at(w, pages) for w in waiting), default=None))
-                continue
-            await self._isolated(self._answer(ready, now), ready)
+            # A waiter whose read is under way hears from it; the others are read as soon as they are ready,
+            # not after every read of a round has come back.
+            idle = [w for w in waiting if not self._being_read(w)]
+            ready = [w for w in idle if self._ready_at(w, pages) <= now]
+            if ready:
+                self._start_reads(ready, now)
+            else:
+                await self._sleep_until(min((self._ready_at(w, pages) for w in idle), default=None))
 
     async def _read_headroom(self) -> None:
         """Take from the transport's budget how often the hub's reads may come, and from when."""
@@ -225,10 +235,11 @@ class StatusHub:
         not placed yet (key None) likewise, for the sweep that finds them.
         """
         rates: dict[str | None, float] = {}
-        # A read right after the submit finds the jobs QUEUED: their worth counts from a little later.
+        # A read before a job can have ended is worth nothing to it: its worth counts from then on.
         worth_from: dict[str | None, float] = {}
         unplaced: list[Waiter] = []
         shared = len(self.waiters) > 1
+        shortest: dict[str | None, float] = {}
         for waiter in waiting:
             if not self._listed(waiter):
                 continue
@@ -236,7 +247,9 @@ class StatusHub:
             rate = 0.0 if waiter.page is None else 1 / max(waiter.due - waiter.asked_at, PAGE_GAP)
             if shared:
                 rate = max(rate, SHARED_WORTH)
-                start = waiter.created_hint + FIRST_POLL_AFTER
+                if waiter.model not in shortest:
+                    shortest[waiter.model] = worth_delay(waiter.model)
+                start = waiter.created_hint + shortest[waiter.model]
                 worth_from[waiter.page] = min(worth_from.get(waiter.page, start), start)
             rates[waiter.page] = rates.get(waiter.page, 0.0) + rate
             if waiter.page is None:
@@ -280,38 +293,53 @@ class StatusHub:
             history_for(w.model).known_durations < MIN_SAMPLES for w in self.all_waiters()
         )
 
-    async def _answer(self, ready: list[Waiter], now: float) -> None:
-        listing = self._listing()
-        alone = [w for w in ready if not listing or w.unlisted]
-        by_page: dict[str, list[Waiter]] = {}
-        unplaced: list[Waiter] = []
+    def _being_read(self, waiter: Waiter) -> bool:
+        """Whether a read that answers the waiter is under way: its page's, the sweep, or its own."""
+        if waiter in self._asking:
+            return True
+        return self._listed(waiter) and waiter.page in self._reading
+
+    def _start_reads(self, ready: list[Waiter], now: float) -> None:
+        """Start the reads that answer ``ready``: one per page (the sweep for the unplaced), or alone."""
+        by_page: dict[str | None, list[Waiter]] = {}
         for waiter in ready:
-            if waiter in alone:
-                continue
-            if waiter.page is None:
-                unplaced.append(waiter)
-            else:
+            if self._listed(waiter):
                 by_page.setdefault(waiter.page, []).append(waiter)
-        work = [self._isolated(self._get_one(w), [w]) for w in alone]
-        work += [self._isolated(self._fetch_page(cursor, group), group) for cursor, group in by_page.items()]
-        if unplaced:
-            work.append(self._isolated(self._sweep(unplaced, now), unplaced))
-        await asyncio.gather(*work)
+            else:
+                self._asking.add(waiter)
+                self._spawn(self._get_one(waiter), [waiter], partial(self._asking.discard, waiter))
+        for page, group in by_page.items():
+            self._reading.add(page)
+            work = self._sweep(group, now) if page is None else self._fetch_page(page, group)
+            self._spawn(work, group, partial(self._reading.discard, page))
+
+    def _spawn(self, work: Awaitable[None], waiters: list[Waiter], finished: Callable[[], None]) -> None:
+        """Run one read as a task of its own; ``finished`` marks it over."""
+        task = asyncio.get_running_loop().create_task(self._isolated(work, waiters))
+        self._reads.add(task)
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._reads.discard(task)
+            finished()
+            # What the read found (or did not) may make other reads due.
+            self.wake()
+
+        task.add_done_callback(done)
 
     @staticmethod
     async def _isolated(work: Awaitable[None], waiters: list[Waiter]) -> None:
         """
-        Do one request's share of a round (or the whole round), keeping a failure to its own waiters.
+        Do one read (a page, the sweep, or one job alone), keeping a failure to its own waiters.
 
         Should it fail in a way no typed error foresaw, only its own waiters hear of it, as a transient
-        error, and the others' shares go on.
+        error, and the other reads go on.
         """
         try:
             await work
         except Exception as error:
             log.exception("apiframe status hub failed to answer %d waiter(s)", len(waiters))
             for waiter in waiters:
-                waiter.answer(ApiframeTransientError(f"status round failed: {error}"))
+                waiter.answer(ApiframeTransientError(f"status read failed: {error}"))
 
     # --- fetching ---------------------------------------------------------------------------------
 
@@ -359,7 +387,11 @@ class StatusHub:
         for waiter in looking:
             # Not on the pages it should be on (another user's job, or the list omits it): ask alone.
             waiter.unlisted = True
-        await asyncio.gather(*(self._isolated(self._get_one(w), [w]) for w in looking))
+        self._asking.update(looking)
+        try:
+            await asyncio.gather(*(self._isolated(self._get_one(w), [w]) for w in looking))
+        finally:
+            self._asking.difference_update(looking)
 
     async def _list(self, cursor: str, group: Iterable[Waiter]) -> Page | None:
         try:
@@ -417,6 +449,18 @@ class StatusHub:
         self.page_fetched_at.clear()
         for waiter in self.all_waiters():
             waiter.page = None
+
+
+def worth_delay(model: str | None) -> float:
+    """
+    How long after its submit a job's page starts to be worth reading for it: once the job may have ended.
+
+    Where the model's durations are known, that is its earliest likely end: a page read sooner only says
+    "still running" of every job on it. Where nothing is known, soon after the submit, when a reading of a
+    new model's job starts to tell its pace and the first ends may come at any time.
+    """
+    shortest = history_for(model).shortest_likely(EARLY_SHARE)
+    return FIRST_POLL_AFTER if shortest is None else shortest
 
 
 _hubs: dict[tuple[asyncio.AbstractEventLoop, ClientSettings], StatusHub] = {}
