@@ -102,6 +102,8 @@ def measure(scenario: str, args: argparse.Namespace) -> dict[str, float | str]:
         "429s": float(stats["responses_by_status"].get("429", 0)),
         "jobs paid": float(stats["jobs_created"]),
         "requests resent": float(stats["idempotent_replays"]),
+        "list pages read": float(stats["list_requests"]),
+        "jobs polled alone": float(stats["polls"]),
         "worker-slot s": sampler.slot_seconds,
         "slot % of wall": 100 * sampler.slot_seconds / wall,
         "largest trigger KB": sampler.peak / 1024,

@@ -227,7 +227,9 @@ class ApiframeBatchJobOperator(ApiframeJobTaskMixin, BaseOperator):
                 jobs=state.jobs,
                 settled=state.settled,
                 max_jobs_per_row=self.max_resubmissions + 1,
-                started_at=state.started_at,
+                # Fixed here, not where the trigger starts: a replacement triggerer's run still reads the
+                # pages back to the batch's first jobs.
+                started_at=state.started_at if state.started_at is not None else time.time(),
                 path=self.operation.path,
                 model=self.operation.model(self.model).id,
                 done=state.done,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 from airflow.providers.common.compat.sdk import TaskDeferred
@@ -200,6 +201,7 @@ def test_one_trigger_submits_every_chunk_and_its_successor_resends_one_at_most(
     ti = TaskInstance(task_id="batch")
     with pytest.raises(TaskDeferred) as deferred:
         op.execute({"ti": ti})
+    started = time.time()
     trigger, kwargs = type(deferred.value.trigger), deferred.value.trigger.serialize()[1]
     # The trigger's row holds where the plan is: bodies wait in XCom, three chunks of at most three rows.
     assert kwargs["submits"] == [] and kwargs["plan"]["rows"] == list(range(7))
@@ -221,6 +223,9 @@ def test_one_trigger_submits_every_chunk_and_its_successor_resends_one_at_most(
     # Another triggerer runs the same trigger: the recorded chunk is skipped, the unrecorded one replayed.
     event = asyncio.run(first_event(trigger(**kwargs)))
     assert sorted(map(int, event["jobs"])) == list(range(7))
+    # The batch started when the task deferred, not when the second triggerer took over: its reads of the
+    # pages go back to the first jobs.
+    assert event["started_at"] == kwargs["started_at"] <= started
     assert sent_chunks(task_xcoms) == [[0, 1, 2], [3, 4, 5], [6]]
     stats = batch_conn.stats()
     assert (stats["jobs_created"], stats["submits"]) == (7, 10)  # the chunk sent twice was paid once
