@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from airflow_provider_apiframe.batch.plan import SentChunk, SubmitPlan
 from airflow_provider_apiframe.batch.progress import Progress, RowLog
@@ -25,13 +25,30 @@ from airflow_provider_apiframe.wire.idempotency import KeyChain
 
 if TYPE_CHECKING:
     from airflow_provider_apiframe.hooks.apiframe import AsyncApiframeClient
-    from airflow_provider_apiframe.triggers.batch import ApiframeBatchSubmitTrigger
+    from airflow_provider_apiframe.utils.logs import Log
     from airflow_provider_apiframe.wire.transport import ClientSettings
 
 # Submits in flight at once: the budget paces them; a few in flight hide each one's round trip.
 SUBMITS_IN_FLIGHT = 8
 # A look at the jobs sent so far is one answer each: no job times out within it.
 LOOK_HORIZON = 3600.0
+
+
+class SubmitOrder(Protocol):
+    """What a submission takes from its trigger: the trigger's kwargs, and its log."""
+
+    submits: list[list[Any]]
+    jobs: dict[str, str]
+    settled: dict[str, JobEvent]
+    max_jobs_per_row: int
+    started_at: float | None
+    path: str
+    model: str | None
+    done: list[str]
+
+    @property
+    def log(self) -> Log:
+        """The trigger's log."""
 
 
 class RowSubmit(NamedTuple):
@@ -73,7 +90,7 @@ class Submission:
     handed to the operator in ``ended``.
     """
 
-    def __init__(self, trigger: ApiframeBatchSubmitTrigger, plan: SubmitPlan | None) -> None:
+    def __init__(self, trigger: SubmitOrder, plan: SubmitPlan | None) -> None:
         self._trigger, self._plan = trigger, plan
         self._log = trigger.log
         self.started_at = trigger.started_at if trigger.started_at is not None else time.time()
