@@ -102,7 +102,7 @@ class Submission:
         self._progress = Progress(self._log, "submitted", len(self._rows))
 
     def took(self, sent: SentChunk) -> None:
-        """Take in a chunk an earlier triggerer sent."""
+        """Take in what a chunk's submits gave (this run's, or an earlier triggerer's)."""
         self.jobs.update(sent.jobs)
         self.settled.update(sent.settled)
 
