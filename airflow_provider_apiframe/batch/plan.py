@@ -125,14 +125,20 @@ class SubmitPlan:
         return value
 
     async def recorded(self) -> list[SentChunk]:
-        """Return what each chunk sent so far gave, in order (none before the trigger first ran)."""
+        """
+        Return what each chunk sent so far gave, in order (none before the trigger first ran).
+
+        Reading stops at the first record that is missing or unreadable, so the trigger sends
+        again from that chunk rather than shifting the later chunks onto the wrong rows.
+        """
         count = await read_xcom(self, self.key(SENT_KEY))
-        records = [await read_xcom(self, self.key(SENT_KEY, number)) for number in range(int(count or 0))]
-        return [
-            SentChunk(dict(record.get("jobs") or {}), dict(record.get("settled") or {}))
-            for record in records
-            if isinstance(record, dict)
-        ]
+        recorded: list[SentChunk] = []
+        for number in range(int(count or 0)):
+            record = await read_xcom(self, self.key(SENT_KEY, number))
+            if not isinstance(record, dict):
+                break
+            recorded.append(SentChunk(dict(record.get("jobs") or {}), dict(record.get("settled") or {})))
+        return recorded
 
     async def record(self, number: int, sent: SentChunk) -> None:
         """Record what one chunk's submits gave, before the next chunk is sent."""

@@ -20,7 +20,7 @@ from airflow_provider_apiframe.exceptions import (
 )
 from airflow_provider_apiframe.operators.batch import ImagenBatchGenerateOperator
 from airflow_provider_apiframe.triggers.batch import ApiframeBatchSubmitTrigger, ApiframeBatchWaitTrigger
-from tests.conftest import TASK_XCOMS, TEST_KEY, connection_uri
+from tests.conftest import TASK_XCOMS, TEST_KEY, connection_uri, xcom_place
 from tests.operators.test_imagen import StateStore, TaskInstance, first_event
 
 
@@ -231,6 +231,26 @@ def test_one_trigger_submits_every_chunk_and_its_successor_resends_one_at_most(
     assert (stats["jobs_created"], stats["submits"]) == (7, 10)  # the chunk sent twice was paid once
     results = run_to_end(op, {"ti": ti}, first=("after_submit", event))
     assert [len(row["images"]) for row in results] == [1] * 7
+
+
+def test_a_missing_chunk_record_is_sent_again_from_there_not_shifted_onto_later_rows(batch_conn, task_xcoms):
+    from airflow_provider_apiframe.batch.plan import SubmitPlan
+
+    op = batch(prompts=[f"koi {i}" for i in range(7)])
+    op.submit_chunk = 3
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({"ti": TaskInstance(task_id="batch")})
+    trigger, kwargs = type(deferred.value.trigger), deferred.value.trigger.serialize()[1]
+    first = asyncio.run(first_event(trigger(**kwargs)))
+    # The middle chunk's record is lost while the count of recorded chunks still says three.
+    del task_xcoms[xcom_place(SubmitPlan.read(kwargs["plan"]), f"{SENT_KEY}.{kwargs['plan']['id']}.1")]
+    again = asyncio.run(first_event(trigger(**kwargs)))
+    # Every row keeps its own job: the chunks from the lost record on were sent again, and their keys
+    # gave back the jobs already paid for.
+    assert again["jobs"] == first["jobs"] and sorted(map(int, again["jobs"])) == list(range(7))
+    assert sent_chunks(task_xcoms) == [[0, 1, 2], [3, 4, 5], [6]]
+    stats = batch_conn.stats()
+    assert (stats["jobs_created"], stats["submits"]) == (7, 11)
 
 
 def test_failed_rows_of_earlier_chunks_are_resent_while_the_batch_still_submits(
