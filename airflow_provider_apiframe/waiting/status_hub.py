@@ -8,13 +8,14 @@ remembers on which page each job sits, so that later it fetches only the pages t
 
 The hub prices its reads: a page costs one request for every job on it, so a job that waits with others
 is worth a read of its page every few seconds (``SHARED_WORTH``) whatever its own schedule says, from
-the moment it may have ended (``worth_delay``), and a page is read as soon as what its waiters are worth,
-or the polls they asked for, add up to one request. A waiter's own schedule only says when it needs a
-fresh answer at the latest. How often pages can come is the budget's: all the pages the hub reads share
-``READ_SHARE`` of the pace of the budget its transport books with (the rest is the margin for submits
-and other processes on the key), none is read sooner than ``PAGE_GAP`` after the last time, and none
-while sends already booked on the budget wait their turn. Each read is a task of its own, started when
-its page is due, so a slow one holds up no other. A job that no page shows (another user's, or a
+the moment it may have ended (``worth_delay``), and a page is read as soon as what its waiters are worth
+adds up to one request. A waiter's own schedule only says when it needs a fresh answer at the latest; a
+read answers every waiter on its page due before the page is next worth reading, so that the late jobs
+of a page ask in step with its reads. How often pages can come is the budget's: all the pages the hub
+reads share ``READ_SHARE`` of the pace of the budget its transport books with (the rest is the margin
+for submits and other processes on the key), none is read sooner than ``PAGE_GAP`` after the last time,
+and none while sends already booked on the budget wait their turn. Each read is a task of its own,
+started when its page is due, so a slow one holds up no other. A job that no page shows (another user's, or a
 stand-in API without the list) is asked about alone, and so is a job waited for alone, where one ``GET``
 by id is as cheap as a page, once its model's durations are known (until then a page of the model's
 jobs, for the same one request, also teaches them).
@@ -148,6 +149,8 @@ class StatusHub:
         self._headroom_at = -math.inf
         # The least time between two reads of one page now: PAGE_GAP, or longer where the budget is short.
         self.gap = PAGE_GAP
+        # Reads a second each page (None: the sweep) is worth to its waiters now.
+        self.worth: dict[str | None, float] = {}
 
     @contextlib.asynccontextmanager
     async def watch(
@@ -243,17 +246,22 @@ class StatusHub:
         for waiter in waiting:
             if not self._listed(waiter):
                 continue
-            # A waiter not placed yet is looked for at its due time: only its worth brings the sweep sooner.
-            rate = 0.0 if waiter.page is None else 1 / max(waiter.due - waiter.asked_at, PAGE_GAP)
             if shared:
-                rate = max(rate, SHARED_WORTH)
+                # Its own schedule says when it needs news at the latest (its due time), not how often a
+                # page it shares is worth reading: a late job asking every few seconds would otherwise
+                # have the page read at every turn for it alone.
+                rate = SHARED_WORTH
                 if waiter.model not in shortest:
                     shortest[waiter.model] = worth_delay(waiter.model)
                 start = waiter.created_hint + shortest[waiter.model]
                 worth_from[waiter.page] = min(worth_from.get(waiter.page, start), start)
+            else:
+                # A waiter not placed yet is looked for at its due time.
+                rate = 0.0 if waiter.page is None else 1 / max(waiter.due - waiter.asked_at, PAGE_GAP)
             rates[waiter.page] = rates.get(waiter.page, 0.0) + rate
             if waiter.page is None:
                 unplaced.append(waiter)
+        self.worth = rates
         # Every page read at the same pace, and a sweep of the unplaced as the pages it walks, fit the budget.
         reads = len(rates) - bool(unplaced) + math.ceil(len(unplaced) / PAGE_SIZE)
         self.gap = max(PAGE_GAP, reads / self.read_rate)
@@ -430,12 +438,19 @@ class StatusHub:
             if not waiters:
                 self._durations.learn(job)
             for waiter in waiters or ():
+                # Answer the waiters that can stop waiting, and those due before the page is next worth a
+                # read: their next due then counts from this answer, so that late jobs sharing a page
+                # ask in step with its reads rather than each forcing a read of its own.
+                if job.status.is_terminal or waiter.due <= now + self._until_next_read(waiter.page):
+                    waiter.answer(job)
                 waiter.page = cursor
                 waiter.created_at = job.created_at
-                # Answer the due waiters, and any that can stop waiting; the rest learn at their due time.
-                if job.status.is_terminal or waiter.due <= now + self.gap:
-                    waiter.answer(job)
         return {job.id for job in page.jobs}
+
+    def _until_next_read(self, page: str | None) -> float:
+        """How long after a read of ``page`` the next one is worth it, for what its waiters are worth."""
+        worth = self.worth.get(page, 0.0)
+        return max(self.gap, 1 / worth) if worth else self.gap
 
     def _refilter(self) -> None:
         """Filter pages by model when every waiter's model is one and the same; positions then differ."""

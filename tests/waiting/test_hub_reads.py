@@ -139,3 +139,36 @@ def test_a_read_that_hangs_holds_up_no_other_page_s_reads():
     newest_reads, late = asyncio.run(scenario())
     assert newest_reads == 2
     assert late.id == older[0]
+
+
+def test_running_jobs_sharing_a_page_are_answered_together_not_each_at_its_own_due_time():
+    ids = job_ids(2)
+    created = time.time() - 10  # both may have ended by now: each is worth its share of a read
+    api = PagesInMemory({"": (ids, None)}, "PROCESSING", created)
+
+    async def scenario() -> tuple[list[float], float]:
+        hub = StatusHub(api)  # type: ignore[arg-type]
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                soon, later = [
+                    await stack.enter_async_context(hub.watch(i, created_hint=created, model=MODEL))
+                    for i in ids
+                ]
+                await asyncio.gather(soon.next(time.time()), later.next(time.time()))  # placed
+                asked = time.time()
+                answered = []
+
+                async def ask(news, due: float) -> None:
+                    assert isinstance(await news.next(due), Job)
+                    answered.append(time.time() - asked)
+
+                # Two late jobs whose own schedules ask a second apart: the page's read for the first
+                # answers the second too, so its next due counts from there.
+                await asyncio.gather(ask(soon, asked + 1.0), ask(later, asked + 2.2))
+                return answered, len(api.reads)
+        finally:
+            await hub.close()
+
+    answered, reads = asyncio.run(scenario())
+    assert reads == 2  # the sweep that placed them, and one read for both
+    assert max(answered) < 2.0
