@@ -31,6 +31,7 @@ import contextlib
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -134,6 +135,9 @@ class StatusHub:
         self.list_supported = True
         self.users = 0
         self._filter_model: str | None = None
+        # How many waiters wait for each model's jobs, kept as they come and go: a batch's ten thousand
+        # waiters register one by one, and counting them all at each would block the triggerer's loop.
+        self._models: Counter[str | None] = Counter()
         self._durations = DurationLearner()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -159,6 +163,7 @@ class StatusHub:
         """Register a waiter for ``job_id`` for the duration of the block."""
         waiter = Waiter(job_id, created_hint, model)
         self.waiters.setdefault(job_id, []).append(waiter)
+        self._models[model] += 1
         self._refilter()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="apiframe-status-hub")
@@ -172,6 +177,9 @@ class StatusHub:
                 self.waiters[job_id] = others
             else:
                 self.waiters.pop(job_id, None)
+            self._models[model] -= 1
+            if not self._models[model]:
+                del self._models[model]
             self._refilter()
 
     def wake(self) -> None:
@@ -454,8 +462,7 @@ class StatusHub:
 
     def _refilter(self) -> None:
         """Filter pages by model when every waiter's model is one and the same; positions then differ."""
-        models = {w.model for w in self.all_waiters()}
-        wanted = models.pop() if len(models) == 1 else None
+        wanted = next(iter(self._models)) if len(self._models) == 1 else None
         if wanted != self._filter_model:
             self._filter_model = wanted
             self._forget_positions()

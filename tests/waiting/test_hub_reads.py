@@ -30,11 +30,14 @@ class PagesInMemory:
         self.status = status
         self.created_at = datetime.fromtimestamp(created_at, UTC).isoformat()
         self.reads: list[tuple[float, str]] = []
+        self.models: list[str | None] = []
         self.held: dict[str, asyncio.Event] = {}
 
     async def send(self, request: ApiRequest) -> dict:
-        cursor = parse_qs(urlsplit(request.path).query).get("cursor", [""])[0]
+        query = parse_qs(urlsplit(request.path).query)
+        cursor = query.get("cursor", [""])[0]
         self.reads.append((time.time(), cursor))
+        self.models.append(query.get("model", [None])[0])
         if cursor in self.held:
             await self.held[cursor].wait()
         job_ids, next_cursor = self.pages[cursor]
@@ -172,3 +175,29 @@ def test_running_jobs_sharing_a_page_are_answered_together_not_each_at_its_own_d
     answered, reads = asyncio.run(scenario())
     assert reads == 2  # the sweep that placed them, and one read for both
     assert max(answered) < 2.0
+
+
+def test_pages_are_filtered_by_model_while_every_waiter_waits_for_one_model():
+    ids = job_ids(3)
+    created = time.time() - 10
+    api = PagesInMemory({"": (ids, None)}, "PROCESSING", created)
+
+    async def scenario() -> None:
+        hub = StatusHub(api)  # type: ignore[arg-type]
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                koi, heron = [
+                    await stack.enter_async_context(hub.watch(i, created_hint=created, model=MODEL))
+                    for i in ids[:2]
+                ]
+                await asyncio.gather(koi.next(time.time()), heron.next(time.time()))
+                async with hub.watch(ids[2], created_hint=created, model="flux-pro") as other:
+                    await asyncio.gather(koi.next(time.time()), other.next(time.time()))
+                await koi.next(time.time() + 1)
+        finally:
+            await hub.close()
+
+    asyncio.run(scenario())
+    # Filtered while only imagen-4's jobs were waited for, not while a flux-pro job was, and again after.
+    assert api.models[0] == MODEL and api.models[-1] == MODEL
+    assert None in api.models[1:-1] and MODEL not in api.models[1:-1]
