@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -87,6 +88,11 @@ def measure(scenario: str, args: argparse.Namespace) -> dict[str, float | str]:
             )
             [(size_after,)] = cluster.query("select pg_database_size(current_database())")
             stats = _stats(url)
+            if args.keep_logs:
+                # The components' and tasks' logs, to read what a run did after its cluster is gone.
+                kept = Path(args.keep_logs) / scenario.replace(" ", "-")
+                shutil.copytree(cluster.home, kept, ignore=shutil.ignore_patterns("__pycache__", "*.pid"))
+                print(f"{scenario}: logs kept in {kept}", file=sys.stderr)
         jobs = finished_jobs(url, KEY)
     wall = (end.timestamp() if end else time.time()) - start.timestamp()
     longest = max(
@@ -126,6 +132,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=23)
     parser.add_argument("--cap", type=float, default=1800.0, help="seconds before a run is cut off")
     parser.add_argument("--scenario", action="append", choices=SCENARIOS)
+    parser.add_argument("--keep-logs", metavar="FOLDER", help="copy each scenario's Airflow logs here")
     args = parser.parse_args()
     results = {}
     for scenario in args.scenario or SCENARIOS:

@@ -17,6 +17,7 @@ from airflow_provider_apiframe.exceptions import (
     ApiframeAuthError,
     ApiframeError,
     ApiframeInsufficientCreditsError,
+    ApiframeTransientError,
 )
 from airflow_provider_apiframe.waiting.events import BatchSubmitted, JobEvent, JobFailed, is_sent_again
 from airflow_provider_apiframe.waiting.status_hub import shared_hub
@@ -144,6 +145,10 @@ class Submission:
                     self._stop.append(error)
                     outcome = error_event("", "error", f"Not submitted: {error}")
                 except ApiframeError as error:
+                    if isinstance(error, ApiframeTransientError):
+                        # The API failed this row for the whole of retry_timeout: each row after it would
+                        # wait as long, so a dead API would hold the batch for hours rather than minutes.
+                        self._stop.append(error)
                     outcome = error_event("", "error", f"Submit failed: {error}")
                 if isinstance(outcome, str):
                     sent.jobs[index] = outcome

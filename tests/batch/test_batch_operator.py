@@ -288,6 +288,30 @@ def test_failed_rows_of_earlier_chunks_are_resent_while_the_batch_still_submits(
     assert stats["list_requests"] <= 4
 
 
+def test_a_submission_whose_api_stays_down_for_retry_timeout_stops_instead_of_waiting_out_each_row(
+    apiframe_emulator_factory, monkeypatch
+):
+    server = apiframe_emulator_factory(api_keys=(TEST_KEY,), job_duration=0.5, credits=1000)
+    monkeypatch.setenv("AIRFLOW_CONN_APIFRAME_DEFAULT", connection_uri(server.url, retry_timeout=0.5))
+    op = batch(prompts=[f"koi {i}" for i in range(40)], accept_partial=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({"ti": TaskInstance(task_id="batch")})
+    # The submit trigger has no deadline of its own: a batch sharing the key's budget takes its time.
+    assert deferred.value.timeout is None
+    server.add_faults({"method": "POST", "path": "/v2/images/generate", "action": "status", "status": 503,
+                       "times": 10_000})  # fmt: skip
+    started = time.time()
+    event = asyncio.run(first_event(deferred.value.trigger))
+    # Down for the whole of retry_timeout on the first rows: the rest are not sent, not tried in turn.
+    assert time.time() - started < 10
+    errors = [event["settled"][str(row)]["message"] for row in range(40)]
+    tried = [message for message in errors if message.startswith("Submit failed")]
+    assert 1 <= len(tried) <= 8 and len(errors) - len(tried) >= 32
+    assert all(message.startswith(("Submit failed", "Not submitted")) for message in errors)
+    assert "503" in tried[0]
+    assert server.stats()["jobs_created"] == 0
+
+
 def test_a_submit_trigger_stored_with_its_rows_still_sends_them(batch_conn):
     op = batch(prompts=["koi", "heron", "moss"])
     ti = TaskInstance(task_id="batch")
