@@ -15,10 +15,10 @@ of a page ask in step with its reads. How often pages can come is the budget's: 
 reads share ``READ_SHARE`` of the pace of the budget its transport books with (the rest is the margin
 for submits and other processes on the key), none is read sooner than ``PAGE_GAP`` after the last time,
 and none while sends already booked on the budget wait their turn. Each read is a task of its own,
-started when its page is due, so a slow one holds up no other. A job that no page shows (another user's, or a
-stand-in API without the list) is asked about alone, and so is a job waited for alone, where one ``GET``
-by id is as cheap as a page, once its model's durations are known (until then a page of the model's
-jobs, for the same one request, also teaches them).
+started when its page is due, so a slow one holds up no other. A job that no page shows (another
+user's, or a stand-in API without the list) is asked about alone, and so is a job waited for alone,
+where one ``GET`` by id is as cheap as a page, once its model's durations are known (until then a page
+of the model's jobs, for the same one request, also teaches them).
 
 Waiters keep their own state (``JobWatch``); the hub holds only who waits for what and the page
 positions, and its background task and HTTP session live exactly as long as someone uses the hub.
@@ -154,7 +154,7 @@ class StatusHub:
         # The least time between two reads of one page now: PAGE_GAP, or longer where the budget is short.
         self.gap = PAGE_GAP
         # Reads a second each page (None: the sweep) is worth to its waiters now.
-        self.worth: dict[str | None, float] = {}
+        self._worth: dict[str | None, float] = {}
 
     @contextlib.asynccontextmanager
     async def watch(
@@ -269,7 +269,7 @@ class StatusHub:
             rates[waiter.page] = rates.get(waiter.page, 0.0) + rate
             if waiter.page is None:
                 unplaced.append(waiter)
-        self.worth = rates
+        self._worth = rates
         # Every page read at the same pace, and a sweep of the unplaced as the pages it walks, fit the budget.
         reads = len(rates) - bool(unplaced) + math.ceil(len(unplaced) / PAGE_SIZE)
         self.gap = max(PAGE_GAP, reads / self.read_rate)
@@ -457,7 +457,7 @@ class StatusHub:
 
     def _until_next_read(self, page: str | None) -> float:
         """How long after a read of ``page`` the next one is worth it, for what its waiters are worth."""
-        worth = self.worth.get(page, 0.0)
+        worth = self._worth.get(page, 0.0)
         return max(self.gap, 1 / worth) if worth else self.gap
 
     def _refilter(self) -> None:
